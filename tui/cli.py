@@ -1,0 +1,225 @@
+"""`runnerdoc` command line: subcommands, exit codes and `--json` output.
+
+Exit codes: 0 fine, 1 the thing checked is unhealthy or invalid (lint problems,
+a failed step), 2 bad usage or input that cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tui.runbooks.problems import ContentError
+from tui.text import one_line
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _params(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"runnerdoc: --param {pair!r} must look like name=value")
+        values[name] = value
+    return values
+
+
+def _print_json(data: object) -> None:
+    # ensure_ascii keeps control characters from outside text escaped in the JSON.
+    print(json.dumps(data, indent=2, ensure_ascii=True))
+
+
+# --- runbook ---------------------------------------------------------------------------
+
+
+def cmd_runbook_list(args: argparse.Namespace) -> int:
+    from tui.runbooks.parse import load_runbooks
+
+    runbooks = load_runbooks()
+    if args.json:
+        _print_json([
+            {
+                "id": r.id,
+                "title": r.title,
+                "severity": r.severity,
+                "team": r.team,
+                "summary": r.summary,
+                "alerts": list(r.alerts),
+                "time_to_remediate": r.time_to_remediate,
+                "steps": [{"name": s.name, "kind": s.kind, "title": s.title} for s in r.steps],
+                "path": str(r.path),
+            }
+            for r in runbooks.values()
+        ])
+        return EXIT_OK
+    width = max((len(r.id) for r in runbooks.values()), default=2)
+    for r in runbooks.values():
+        print(f"{r.id:<{width}}  {r.severity:<8}  {r.time_to_remediate:>6}  {r.title}")
+    return EXIT_OK
+
+
+def cmd_runbook_show(args: argparse.Namespace) -> int:
+    from tui.runbooks.parse import load_runbooks
+
+    runbooks = load_runbooks()
+    runbook = runbooks.get(args.id)
+    if runbook is None:
+        print(
+            f"runnerdoc: no runbook {one_line(args.id)!r}; known: {', '.join(runbooks)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    print(f"{runbook.title}  [{runbook.id}, {runbook.severity}, {runbook.time_to_remediate}]")
+    print(runbook.summary)
+    if runbook.alerts:
+        print(f"Alerts: {', '.join(runbook.alerts)}")
+    if runbook.parameters:
+        print("\nParameters:")
+        for p in runbook.parameters.values():
+            default = f" (default {p.default})" if p.default is not None else ""
+            print(f"  {p.name:<18} {p.type:<7} {p.description}{default}")
+    section = None
+    for n, step in enumerate(runbook.steps, start=1):
+        if step.section != section:
+            section = step.section
+            print(f"\n{section}")
+        flags = [step.kind, f"on {step.target}"]
+        if step.destructive:
+            flags.append("DESTRUCTIVE")
+        if step.confirm:
+            flags.append("asks first")
+        print(f"  {n}. {step.title}  ({', '.join(flags)})  [{step.name}]")
+        for line in step.command.splitlines():
+            print(f"       $ {line}" if line is step.command.splitlines()[0] else f"         {line}")
+    print(f"\nEscalation: {runbook.escalation}")
+    return EXIT_OK
+
+
+def cmd_runbook_lint(args: argparse.Namespace) -> int:
+    from tui.runbooks.lint import lint
+
+    paths = [Path(p) for p in args.paths] or None
+    problems = lint(paths)
+    for p in problems:
+        print(p)
+    checked = len(args.paths) if args.paths else "all"
+    if problems:
+        print(f"{len(problems)} problem(s) in {checked} runbook(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"ok: {checked} runbook(s), no problems", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- query -----------------------------------------------------------------------------
+
+
+def cmd_query_list(args: argparse.Namespace) -> int:
+    from tui.queries import load_templates
+
+    templates = load_templates()
+    if args.json:
+        _print_json([
+            {
+                "id": t.id,
+                "title": t.title,
+                "language": t.language,
+                "unit": t.unit,
+                "description": t.description,
+                "expr": t.expr,
+                "params": {
+                    n: {"type": p.type, "default": p.default, "pattern": p.pattern}
+                    for n, p in t.params.items()
+                },
+            }
+            for t in templates.values()
+        ])
+        return EXIT_OK
+    width = max((len(t) for t in templates), default=2)
+    for t in templates.values():
+        print(f"{t.id:<{width}}  {t.language:<6}  {t.title}")
+    return EXIT_OK
+
+
+def cmd_query_render(args: argparse.Namespace) -> int:
+    from tui.queries import ParameterError, load_templates
+
+    templates = load_templates()
+    template = templates.get(args.id)
+    if template is None:
+        print(f"runnerdoc: no query template {one_line(args.id)!r}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(template.render(_params(args.param)))
+    except ParameterError as e:
+        print(f"runnerdoc: {one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+# --- parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runnerdoc",
+        description="On-call kit for self-hosted GitHub Actions runner fleets.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rb = sub.add_parser("runbook", help="list, show and lint runbooks")
+    rb_sub = rb.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = rb_sub.add_parser("list", help="list runbooks")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runbook_list)
+    p = rb_sub.add_parser("show", help="show one runbook's steps")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_runbook_show)
+    p = rb_sub.add_parser("lint", help="check runbooks (all when no path is given)")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.set_defaults(func=cmd_runbook_lint)
+
+    q = sub.add_parser("query", help="list and render query templates")
+    q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = q_sub.add_parser("list", help="list query templates")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_query_list)
+    p = q_sub.add_parser("render", help="print a template with parameters filled in")
+    p.add_argument("id")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_query_render)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except ContentError as e:
+        for problem in e.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except _content_errors() as e:
+        # A query template file that does not load: its one-line file:line message.
+        print(f"runnerdoc: {one_line(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _content_errors() -> tuple[type[Exception], ...]:
+    from tui.queries import TemplateError
+
+    return (TemplateError,)
+
+if __name__ == "__main__":
+    sys.exit(main())

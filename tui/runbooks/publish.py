@@ -1,0 +1,129 @@
+"""Markdown generated from runbooks and signatures, for the site and the TUI alike.
+
+The site's build hook and the TUI's runbook browser both call these, so what a
+page says about its log signatures, steps and quick reference is the same
+everywhere and cannot drift from the sources.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+
+from tui.runbooks.runbook import Runbook, Step
+from tui.runbooks.signatures import Signature
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+WHERE_TEXT = {
+    "journal": "service journal",
+    "runner-log": "_diag/Runner_*.log",
+    "worker-log": "_diag/Worker_*.log",
+    "job-log": "job log",
+    "config": "config.sh output",
+    "kernel": "kernel log",
+}
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return html.escape(" ".join(text.split())).replace("|", "&#124;")
+
+
+def _code_cell(text: str) -> str:
+    return "<code>" + _cell(text) + "</code>"
+
+
+def signature_table(signatures: Iterable[Signature], *, link_steps: bool = True) -> str:
+    """A table of log lines: the stable text matched, where it appears, the step that answers."""
+    rows = [
+        "| Log line (matched text) | Where | Severity | Answered by |",
+        "|---|---|---|---|",
+    ]
+    for sig in signatures:
+        step = f"[`{sig.step}`](#{sig.step})" if link_steps else f"`{sig.step}`"
+        rows.append(
+            f"| {_code_cell(sig.pattern.pattern)}<br><small>{_cell(sig.title)}</small> "
+            f"| {WHERE_TEXT.get(sig.where, sig.where)} | {sig.severity} | {step} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def step_meta(step: Step) -> str:
+    """One line of HTML under a step heading: its kind, where it runs, what it asks."""
+    parts = [f'<span class="rd-kind rd-kind-{step.kind}">{step.kind}</span>']
+    parts.append("on the runner host" if step.target == "runner" else "on your machine")
+    if step.destructive:
+        parts.append('<span class="rd-destructive">destructive</span>')
+    if step.confirm:
+        parts.append("asks before running")
+    parts.append(f"timeout {step.timeout} s")
+    parts.append(f"step <code>{html.escape(step.name)}</code>")
+    return f'<p class="rd-step-meta" id="{html.escape(step.name)}">' + " · ".join(parts) + "</p>"
+
+
+def runbook_page(markdown: str, runbook: Runbook, signatures: Iterable[Signature]) -> str:
+    """The runbook page as the site shows it: step badges, and its log signatures appended."""
+    lines = markdown.split("\n")
+    # Front matter is already stripped by MkDocs; headings are found by their text.
+    by_title = {s.title: s for s in runbook.steps}
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        if line.startswith("### "):
+            step = by_title.get(line[4:].strip())
+            if step is not None:
+                out.extend(["", step_meta(step), ""])
+    mine = [s for s in signatures if s.runbook == runbook.id]
+    out.append("")
+    if mine:
+        out.append(signature_table(mine))
+    else:
+        out.append("*No log signature points to this runbook yet.*\n")
+    return "\n".join(out)
+
+
+def runbook_index(runbooks: Mapping[str, Runbook]) -> str:
+    rows = [
+        "| Runbook | Severity | Time to fix | Answers alerts |",
+        "|---|---|---|---|",
+    ]
+    for r in sorted(runbooks.values(), key=lambda r: (SEVERITY_ORDER[r.severity], r.title)):
+        alerts = ", ".join(f"`{a}`" for a in r.alerts) or "–"
+        rows.append(
+            f"| [{_cell(r.title)}]({r.id}.md)<br><small>{_cell(r.summary)}</small> "
+            f"| {r.severity} | {r.time_to_remediate} | {alerts} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def quick_reference(runbooks: Mapping[str, Runbook], link_prefix: str = "runbooks/") -> str:
+    """Symptom -> first check -> fix for every runbook, most severe first."""
+    out: list[str] = []
+    for r in sorted(runbooks.values(), key=lambda r: (SEVERITY_ORDER[r.severity], r.title)):
+        check = r.step(r.quick_reference["first_check"])
+        fix = r.step(r.quick_reference["fix"])
+        out.append(
+            f'<div class="rd-qr" markdown>\n\n'
+            f"**[{_cell(r.title)}]({link_prefix}{r.id}.md)** "
+            f"<small>{r.severity} · {r.time_to_remediate}</small>  \n"
+            f"*{_cell(r.symptom)}*\n\n"
+            f"{_qr_command('Check', check)}\n"
+            f"{_qr_command('Fix', fix)}\n\n"
+            f"</div>\n"
+        )
+    return "\n".join(out)
+
+
+def _qr_command(label: str, step: Step) -> str:
+    warn = " ⚠ destructive" if step.destructive else ""
+    return (
+        f"<small>{label}: {_cell(step.title)}{warn}</small>\n\n"
+        f"```{step.language or 'bash'}\n{step.command}\n```\n"
+    )
+
+
+def escalation_list(runbooks: Mapping[str, Runbook], link_prefix: str = "runbooks/") -> str:
+    lines = []
+    for r in sorted(runbooks.values(), key=lambda r: (SEVERITY_ORDER[r.severity], r.title)):
+        lines.append(f"- **[{_cell(r.title)}]({link_prefix}{r.id}.md)**: {_cell(r.escalation)}")
+    return "\n".join(lines) + "\n"
