@@ -51,7 +51,7 @@ def test_shipped_runbooks_follow_the_safety_rules():
 def test_minimal_runbook_reads_as_expected():
     rb = parse_runbook(CORPUS / "minimal.md")
     assert [s.name for s in rb.steps] == ["check-service", "restart-service", "service-active"]
-    check, restart, verify = rb.steps
+    check, restart, _verify = rb.steps
     assert (check.kind, check.confirm, check.on_fail) == ("diagnose", False, "restart-service")
     assert (restart.kind, restart.confirm, restart.on_fail) == ("remediate", True, "abort")
     assert check.expect_output == r"active \(running\)"
@@ -82,8 +82,11 @@ def test_block_the_site_shows_as_text_is_caught_by_lint():
     assert parse_problems == []  # our parser reads it; only the site rendering differs
     problems = check_rendering(path, path.read_text(), site_renderer())
     assert [(p.line, p.message) for p in problems] == [
-        (51, "the site does not render this block as code (check the fence and its braced"
-         " attributes)")
+        (
+            51,
+            "the site does not render this block as code (check the fence and its braced"
+            " attributes)",
+        )
     ]
 
 
@@ -161,13 +164,20 @@ HOSTILE = st.text(
 @given(value=HOSTILE)
 def test_substituted_values_reach_the_program_as_one_literal_argument(value):
     step = Step(
-        name="echo", title="Echo", kind="diagnose", command="printf '%s' {value} --end",
-        language="bash", section="Diagnosis", prose="x", line=1, fence_line=2,
+        name="echo",
+        title="Echo",
+        kind="diagnose",
+        command="printf '%s' {value} --end",
+        language="bash",
+        section="Diagnosis",
+        prose="x",
+        line=1,
+        fence_line=2,
     )
     command = step.render({"value": value})
-    out = subprocess.run(
-        ["bash", "-c", command], capture_output=True, check=True
-    ).stdout.decode("utf-8", "surrogateescape")
+    out = subprocess.run(["bash", "-c", command], capture_output=True, check=True).stdout.decode(
+        "utf-8", "surrogateescape"
+    )
     # printf repeats its format for extra arguments, so "--end" proves one argument.
     assert out == value + "--end"
 

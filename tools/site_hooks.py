@@ -28,6 +28,7 @@ def _load() -> None:
     # Imported here: `runnerdoc runbook lint` loads mkdocs.yml (and so this file) only
     # for its Markdown settings, and must not need the query templates for that.
     from tui.queries import TemplateError, load_templates
+
     from tui.runbooks.parse import load_runbooks
     from tui.runbooks.problems import ContentError
     from tui.runbooks.signatures import load_signatures
@@ -76,7 +77,7 @@ def _queries_page() -> str:
     return reference_markdown(_state["templates"])
 
 
-def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
+def on_files(files, config):
     _load()
     generated = {
         "reference/queries.md": _queries_page,
@@ -87,7 +88,7 @@ def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs hook signature
     return files
 
 
-def on_page_markdown(markdown, page, config, files):  # noqa: ANN001, ANN201
+def on_page_markdown(markdown, page, config, files):
     uri = page.file.src_uri
     if uri.startswith("runbooks/") and uri.endswith(".md") and uri != "runbooks/index.md":
         runbook = _state["runbooks"].get(uri.removeprefix("runbooks/").removesuffix(".md"))
@@ -98,5 +99,3 @@ def on_page_markdown(markdown, page, config, files):  # noqa: ANN001, ANN201
         if marker in markdown:
             markdown = markdown.replace(marker, make())
     return markdown
-
-

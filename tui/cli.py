@@ -41,20 +41,22 @@ def cmd_runbook_list(args: argparse.Namespace) -> int:
 
     runbooks = load_runbooks()
     if args.json:
-        _print_json([
-            {
-                "id": r.id,
-                "title": r.title,
-                "severity": r.severity,
-                "team": r.team,
-                "summary": r.summary,
-                "alerts": list(r.alerts),
-                "time_to_remediate": r.time_to_remediate,
-                "steps": [{"name": s.name, "kind": s.kind, "title": s.title} for s in r.steps],
-                "path": str(r.path),
-            }
-            for r in runbooks.values()
-        ])
+        _print_json(
+            [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "severity": r.severity,
+                    "team": r.team,
+                    "summary": r.summary,
+                    "alerts": list(r.alerts),
+                    "time_to_remediate": r.time_to_remediate,
+                    "steps": [{"name": s.name, "kind": s.kind, "title": s.title} for s in r.steps],
+                    "path": str(r.path),
+                }
+                for r in runbooks.values()
+            ]
+        )
         return EXIT_OK
     width = max((len(r.id) for r in runbooks.values()), default=2)
     for r in runbooks.values():
@@ -94,7 +96,9 @@ def cmd_runbook_show(args: argparse.Namespace) -> int:
             flags.append("asks first")
         print(f"  {n}. {step.title}  ({', '.join(flags)})  [{step.name}]")
         for line in step.command.splitlines():
-            print(f"       $ {line}" if line is step.command.splitlines()[0] else f"         {line}")
+            print(
+                f"       $ {line}" if line is step.command.splitlines()[0] else f"         {line}"
+            )
     print(f"\nEscalation: {runbook.escalation}")
     return EXIT_OK
 
@@ -122,21 +126,23 @@ def cmd_query_list(args: argparse.Namespace) -> int:
 
     templates = load_templates()
     if args.json:
-        _print_json([
-            {
-                "id": t.id,
-                "title": t.title,
-                "language": t.language,
-                "unit": t.unit,
-                "description": t.description,
-                "expr": t.expr,
-                "params": {
-                    n: {"type": p.type, "default": p.default, "pattern": p.pattern}
-                    for n, p in t.params.items()
-                },
-            }
-            for t in templates.values()
-        ])
+        _print_json(
+            [
+                {
+                    "id": t.id,
+                    "title": t.title,
+                    "language": t.language,
+                    "unit": t.unit,
+                    "description": t.description,
+                    "expr": t.expr,
+                    "params": {
+                        n: {"type": p.type, "default": p.default, "pattern": p.pattern}
+                        for n, p in t.params.items()
+                    },
+                }
+                for t in templates.values()
+            ]
+        )
         return EXIT_OK
     width = max((len(t) for t in templates), default=2)
     for t in templates.values():
@@ -220,6 +226,7 @@ def _content_errors() -> tuple[type[Exception], ...]:
     from tui.queries import TemplateError
 
     return (TemplateError,)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -95,12 +95,23 @@ def _query_problems(runbook: Runbook, shown: str) -> list[Problem]:
             continue
         template = templates.get(rule.query)
         if template is None:
-            problems.append(Problem(shown, rule.line, f"detection rule names query {rule.query!r}"
-                                    ", which is not in queries/"))  # fmt: skip
+            problems.append(
+                Problem(
+                    shown,
+                    rule.line,
+                    f"detection rule names query {rule.query!r}, which is not in queries/",
+                )
+            )
             continue
         if template.language != "promql":
-            problems.append(Problem(shown, rule.line, f"detection rule query {rule.query!r} is "
-                                    f"{template.language}; metric rules need promql"))  # fmt: skip
+            problems.append(
+                Problem(
+                    shown,
+                    rule.line,
+                    f"detection rule query {rule.query!r} is "
+                    f"{template.language}; metric rules need promql",
+                )
+            )
             continue
         try:
             template.render(rule.params)
@@ -163,9 +174,17 @@ def lint(
             continue
         book = known.get(sig.runbook)
         if book is None:
-            problems.append(Problem(shown, sig.line, f"signature {sig.id}: runbook {sig.runbook!r}"
-                                    " does not exist"))  # fmt: skip
+            problems.append(
+                Problem(
+                    shown, sig.line, f"signature {sig.id}: runbook {sig.runbook!r} does not exist"
+                )
+            )
         elif not book.has_step(sig.step):
-            problems.append(Problem(shown, sig.line, f"signature {sig.id}: runbook {sig.runbook}"
-                                    f" has no step {sig.step!r}"))  # fmt: skip
+            problems.append(
+                Problem(
+                    shown,
+                    sig.line,
+                    f"signature {sig.id}: runbook {sig.runbook} has no step {sig.step!r}",
+                )
+            )
     return sorted(set(problems))

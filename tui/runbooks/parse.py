@@ -7,6 +7,7 @@ of a fence's info string are read with mdit-py-plugins' attribute parser, the sa
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,9 +56,20 @@ FRONT_MATTER_FIELDS = {
     "escalation": True,
 }
 STEP_ATTRIBUTES = (
-    "name", "kind", "target", "confirm", "destructive", "timeout", "expect_exit",
-    "expect_output", "expect_no_output", "on_fail", "on_pass", "rollback", "capture",
-)  # fmt: skip
+    "name",
+    "kind",
+    "target",
+    "confirm",
+    "destructive",
+    "timeout",
+    "expect_exit",
+    "expect_output",
+    "expect_no_output",
+    "on_fail",
+    "on_pass",
+    "rollback",
+    "capture",
+)
 PARAMETER_FIELDS = ("type", "pattern", "default", "description")
 RULE_FIELDS = {
     "github": ("source", "state", "description"),
@@ -172,15 +184,16 @@ def _front_matter(
                 key = k.value
                 line = first_line + k.start_mark.line
                 if key in seen:
-                    page.problem(line, f"front matter key {'.'.join(map(str, prefix + (key,)))}"
-                                 " appears twice")  # fmt: skip
+                    page.problem(
+                        line, f"front matter key {'.'.join(map(str, (*prefix, key)))} appears twice"
+                    )
                 seen.add(key)
-                lines_of[prefix + (key,)] = line
-                walk(v, prefix + (key,))
+                lines_of[(*prefix, key)] = line
+                walk(v, (*prefix, key))
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
-                lines_of[prefix + (i,)] = first_line + item.start_mark.line
-                walk(item, prefix + (i,))
+                lines_of[(*prefix, i)] = first_line + item.start_mark.line
+                walk(item, (*prefix, i))
 
     walk(node, ())
     return meta, lines_of
@@ -247,8 +260,9 @@ def _check_meta(
             names = {s.name for s in steps} | page.broken_steps
             for key in ("first_check", "fix"):
                 if key not in quick:
-                    page.problem(_line(lines_of, "quick_reference"),
-                                 f"quick_reference is missing {key!r}")  # fmt: skip
+                    page.problem(
+                        _line(lines_of, "quick_reference"), f"quick_reference is missing {key!r}"
+                    )
                 elif quick[key] not in names:
                     page.problem(
                         _line(lines_of, "quick_reference", key),
@@ -257,8 +271,10 @@ def _check_meta(
                     )
             for key in quick:
                 if key not in ("first_check", "fix"):
-                    page.problem(_line(lines_of, "quick_reference", key),
-                                 f"unknown quick_reference field {key!r}")  # fmt: skip
+                    page.problem(
+                        _line(lines_of, "quick_reference", key),
+                        f"unknown quick_reference field {key!r}",
+                    )
 
 
 def _parameters(
@@ -280,8 +296,10 @@ def _parameters(
             continue
         for key in decl:
             if key not in PARAMETER_FIELDS:
-                page.problem(_line(lines_of, "parameters", name, key),
-                             f"parameter {name}: unknown field {key!r}")  # fmt: skip
+                page.problem(
+                    _line(lines_of, "parameters", name, key),
+                    f"parameter {name}: unknown field {key!r}",
+                )
         ptype = decl.get("type")
         if ptype not in PARAMETER_TYPES:
             page.problem(
@@ -296,8 +314,10 @@ def _parameters(
             try:
                 re.compile(str(pattern))
             except re.error as e:
-                page.problem(_line(lines_of, "parameters", name, "pattern"),
-                             f"parameter {name}: pattern does not compile: {e}")  # fmt: skip
+                page.problem(
+                    _line(lines_of, "parameters", name, "pattern"),
+                    f"parameter {name}: pattern does not compile: {e}",
+                )
                 pattern = None
         default = decl.get("default")
         param = Parameter(
@@ -321,9 +341,7 @@ def _parameters(
     return params
 
 
-def _detection(
-    page: _Page, raw: Any, lines_of: dict[tuple[Any, ...], int]
-) -> list[DetectionRule]:
+def _detection(page: _Page, raw: Any, lines_of: dict[tuple[Any, ...], int]) -> list[DetectionRule]:
     rules: list[DetectionRule] = []
     if raw is None:
         return rules
@@ -341,15 +359,22 @@ def _detection(
             continue
         for key in rule:
             if key not in RULE_FIELDS[source]:
-                page.problem(_line(lines_of, "detection", i, key),
-                             f"detection rule: unknown field {key!r} for source {source}")  # fmt: skip
+                page.problem(
+                    _line(lines_of, "detection", i, key),
+                    f"detection rule: unknown field {key!r} for source {source}",
+                )
         if source == "github":
             state = rule.get("state")
             if state not in GITHUB_STATES:
-                page.problem(line, f"detection rule state {state!r} must be one of "
-                             f"{', '.join(GITHUB_STATES)}")  # fmt: skip
-            rules.append(DetectionRule("github", line, state=state,
-                                       description=str(rule.get("description", ""))))  # fmt: skip
+                page.problem(
+                    line,
+                    f"detection rule state {state!r} must be one of {', '.join(GITHUB_STATES)}",
+                )
+            rules.append(
+                DetectionRule(
+                    "github", line, state=state, description=str(rule.get("description", ""))
+                )
+            )
             continue
         op, threshold, query = rule.get("op"), rule.get("threshold"), rule.get("query")
         if op not in OPS:
@@ -417,7 +442,7 @@ def _sections_and_steps(
 
     sections: dict[str, str] = {}
     bounds = [*h2, (n_lines, "")]
-    for (start, name), (end, _) in zip(bounds, bounds[1:], strict=False):
+    for (start, name), (end, _) in itertools.pairwise(bounds):
         sections.setdefault(name, "\n".join(page.lines[start + 1 : end]).strip() + "\n")
 
     def section_at(line: int) -> str | None:
@@ -439,8 +464,11 @@ def _sections_and_steps(
         if section not in ("Diagnosis", "Mitigation", "Verification"):
             for f in inside:
                 if "{" in f.info:
-                    page.problem(f.map[0] + 1, f"a step command belongs in Diagnosis, Mitigation"
-                                 f" or Verification, not in {section!r}")  # fmt: skip
+                    page.problem(
+                        f.map[0] + 1,
+                        f"a step command belongs in Diagnosis, Mitigation"
+                        f" or Verification, not in {section!r}",
+                    )
             continue
         if not inside:
             page.problem(line + 1, f"step '{title}' has no command block")
@@ -448,8 +476,10 @@ def _sections_and_steps(
         chosen = next((f for f in inside if "{" in f.info), inside[0])
         for extra in inside:
             if extra is not chosen:
-                page.problem(extra.map[0] + 1, f"step '{title}' has {len(inside)} command"
-                             " blocks; a step has one")  # fmt: skip
+                page.problem(
+                    extra.map[0] + 1,
+                    f"step '{title}' has {len(inside)} command blocks; a step has one",
+                )
         step = _step(page, title, line, chosen, section, end)
         if step is None:
             continue
@@ -480,8 +510,11 @@ def _step(page: _Page, title: str, heading: int, fence: Any, section: str, end: 
     brace = info.find("{")
     if brace < 0:
         if "=" in info:
-            page.problem(fline, "step attributes must be in braces, e.g. ```bash { name=x "
-                         "kind=diagnose }; without braces the site shows the block as text")  # fmt: skip
+            page.problem(
+                fline,
+                "step attributes must be in braces, e.g. ```bash { name=x "
+                "kind=diagnose }; without braces the site shows the block as text",
+            )
         else:
             page.problem(fline, f"step '{title}' command block has no {{ name=... kind=... }}")
         return None
@@ -513,8 +546,9 @@ def _step(page: _Page, title: str, heading: int, fence: Any, section: str, end: 
         page.problem(fline, f"step {name}: kind {kind!r} must be one of {', '.join(STEP_KINDS)}")
         return None
     if SECTION_OF_KIND[kind] != section:
-        page.problem(fline, f"step {name}: a {kind} step belongs in {SECTION_OF_KIND[kind]},"
-                     f" not {section}")  # fmt: skip
+        page.problem(
+            fline, f"step {name}: a {kind} step belongs in {SECTION_OF_KIND[kind]}, not {section}"
+        )
     target = attrs.get("target", "runner")
     if target not in TARGETS:
         page.problem(fline, f"step {name}: target {target!r} must be runner or local")
@@ -548,8 +582,11 @@ def _step(page: _Page, title: str, heading: int, fence: Any, section: str, end: 
         if re.fullmatch(r"[0-9]{1,3}(,[0-9]{1,3})*", attrs["expect_exit"]):
             expect_exit = tuple(int(x) for x in attrs["expect_exit"].split(","))
         else:
-            page.problem(fline, f"step {name}: expect_exit {attrs['expect_exit']!r} must be exit"
-                         " codes separated by commas")  # fmt: skip
+            page.problem(
+                fline,
+                f"step {name}: expect_exit {attrs['expect_exit']!r} must be exit"
+                " codes separated by commas",
+            )
     for key in ("expect_output", "expect_no_output"):
         if key in attrs:
             try:
@@ -659,26 +696,36 @@ def _check_references(page: _Page, runbook: Runbook) -> None:
                     page.problem(s.fence_line, f"step {s.name}: on_pass cannot be abort")
                 continue
             if target not in known:
-                page.problem(s.fence_line, f"step {s.name}: {key} names step {target!r}, which"
-                             " is not on this page")  # fmt: skip
+                page.problem(
+                    s.fence_line,
+                    f"step {s.name}: {key} names step {target!r}, which is not on this page",
+                )
         if s.rollback is not None:
             if s.rollback not in known:
-                page.problem(s.fence_line, f"step {s.name}: rollback names step {s.rollback!r},"
-                             " which is not on this page")  # fmt: skip
+                page.problem(
+                    s.fence_line,
+                    f"step {s.name}: rollback names step {s.rollback!r}, which is not on this page",
+                )
             elif s.rollback in names and names[s.rollback].kind != "rollback":
-                page.problem(s.fence_line, f"step {s.name}: rollback step {s.rollback!r} must"
-                             " have kind=rollback")  # fmt: skip
+                page.problem(
+                    s.fence_line,
+                    f"step {s.name}: rollback step {s.rollback!r} must have kind=rollback",
+                )
             if s.kind != "remediate":
                 page.problem(s.fence_line, f"step {s.name}: only remediate steps have a rollback")
         if s.capture is not None:
             if s.capture not in runbook.parameters:
-                page.problem(s.fence_line, f"step {s.name}: capture names {s.capture!r}, which is"
-                             " not a declared parameter")  # fmt: skip
+                page.problem(
+                    s.fence_line,
+                    f"step {s.name}: capture names {s.capture!r}, which is"
+                    " not a declared parameter",
+                )
         for p in s.placeholders:
             used.add(p)
             if p not in runbook.parameters:
-                page.problem(s.fence_line, f"step {s.name}: placeholder {{{p}}} is not a declared"
-                             " parameter")  # fmt: skip
+                page.problem(
+                    s.fence_line, f"step {s.name}: placeholder {{{p}}} is not a declared parameter"
+                )
         if s.capture:
             used.add(s.capture)
     for name, p in runbook.parameters.items():
@@ -689,8 +736,10 @@ def _check_references(page: _Page, runbook: Runbook) -> None:
     rollbacks = {s.rollback for s in runbook.steps if s.rollback}
     for s in runbook.steps:
         if s.kind == "rollback" and s.name not in rollbacks:
-            page.problem(s.fence_line, f"step {s.name}: rollback step is not named by any"
-                         " remediate step's rollback=")  # fmt: skip
+            page.problem(
+                s.fence_line,
+                f"step {s.name}: rollback step is not named by any remediate step's rollback=",
+            )
 
 
 def runbook_files(directory: Path) -> list[Path]:

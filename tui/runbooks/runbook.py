@@ -199,7 +199,9 @@ class Runbook:
                 values[name] = p.validate(p.default)
         return values
 
-    def missing(self, values: Mapping[str, str], steps: tuple[Step, ...] | None = None) -> list[str]:
+    def missing(
+        self, values: Mapping[str, str], steps: tuple[Step, ...] | None = None
+    ) -> list[str]:
         """Parameters the given steps need that have no value and no capturing step."""
         steps = self.steps if steps is None else steps
         captured = {s.capture for s in self.steps if s.capture}

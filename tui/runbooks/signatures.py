@@ -19,8 +19,17 @@ from tui.runbooks.problems import ContentError, Problem, display_path
 
 SIGNATURES_FILE = Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "signatures.yaml"
 WHERE = ("journal", "runner-log", "worker-log", "job-log", "config", "kernel")
-FIELDS = ("id", "title", "pattern", "where", "severity", "confidence", "runbook", "step",
-          "examples")  # fmt: skip
+FIELDS = (
+    "id",
+    "title",
+    "pattern",
+    "where",
+    "severity",
+    "confidence",
+    "runbook",
+    "step",
+    "examples",
+)
 SEVERITIES = ("critical", "warning", "info")
 
 

@@ -1,0 +1,123 @@
+"""The published site: strict build, generated pages, search and printing in real Chromium."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from tui.queries import load_templates
+
+from tests.site_fixtures import browser, built_site, site_url  # noqa: F401 - fixtures
+from tui.runbooks.parse import load_runbooks
+from tui.runbooks.signatures import load_signatures
+
+
+def test_site_builds_strict_with_every_runbook_and_reference_page(built_site):  # noqa: F811
+    for rid in load_runbooks():
+        page = (built_site / "runbooks" / f"{rid}.html").read_text()
+        assert "Related log signatures" in page
+    queries = (built_site / "reference" / "queries.html").read_text()
+    for tid in load_templates():
+        assert f'id="{tid}"' in queries, tid
+    signatures = (built_site / "reference" / "signatures.html").read_text()
+    for sig in load_signatures():
+        assert f'id="{sig.id}"' in signatures, sig.id
+    assert (built_site / "print_page.html").exists()
+
+
+def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):  # noqa: F811
+    by_book: dict[str, list] = {}
+    for sig in load_signatures():
+        by_book.setdefault(sig.runbook, []).append(sig)
+    for rid, runbook in load_runbooks().items():
+        page = (built_site / "runbooks" / f"{rid}.html").read_text()
+        tail = page.split('id="related-log-signatures"', 1)[1]
+        for sig in by_book.get(rid, []):
+            assert sig.title.replace("'", "&#x27;") in tail or sig.title in tail, (rid, sig.id)
+        for step in runbook.steps:
+            assert f'id="{step.name}"' in page, (rid, step.name)
+        assert page.count('class="rd-kind ') == len(runbook.steps)
+
+
+def test_every_step_renders_as_highlighted_code(built_site):  # noqa: F811
+    for rid, runbook in load_runbooks().items():
+        page = (built_site / "runbooks" / f"{rid}.html").read_text()
+        assert page.count('<div class="language-') >= len(runbook.steps), rid
+
+
+@pytest.mark.browser
+def test_search_for_a_log_line_leads_to_the_runbook(browser, site_url):  # noqa: F811
+    page = browser.new_page()
+    page.goto(site_url + "index.html")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.fill(".md-search__input", "No space left on device")
+    first = page.locator(".md-search-result__item a").first
+    first.wait_for(timeout=15000)
+    href = first.get_attribute("href") or ""
+    assert "runbooks/degraded-resources.html" in href, href
+    first.click()
+    page.wait_for_load_state()
+    assert "Degraded" in page.title() or "degraded" in page.url
+    page.close()
+
+
+@pytest.mark.browser
+def test_search_works_from_files_without_a_server(browser, built_site):  # noqa: F811
+    page = browser.new_page()
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None
+        ),
+    )
+    page.goto((built_site / "index.html").as_uri())
+    page.locator(".md-search__input").first.click()
+    page.fill(".md-search__input", "Session Conflict")
+    first = page.locator(".md-search-result__item a").first
+    first.wait_for(timeout=15000)
+    assert "registration-clock" in (first.get_attribute("href") or "")
+    assert outside == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_quick_reference_prints_on_at_most_two_a4_pages(browser, site_url):  # noqa: F811
+    page = browser.new_page()
+    page.goto(site_url + "quick-reference.html")
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", prefer_css_page_size=True, print_background=False)
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    text = "\n".join(p.extract_text() for p in pages)
+    page.close()
+    Path("/tmp/runnerdoc-quick-reference.pdf").write_bytes(pdf)
+    assert 1 <= len(pages) <= 2, f"quick reference prints on {len(pages)} pages"
+    for runbook in load_runbooks().values():
+        assert runbook.title in text, runbook.title
+    assert "Escalation" in text
+
+
+@pytest.mark.browser
+def test_light_and_dark_palettes_and_code_copy(browser, site_url):  # noqa: F811
+    page = browser.new_page()
+    page.goto(site_url + "runbooks/runner-offline.html")
+    assert page.locator("[data-md-color-scheme]").first.get_attribute("data-md-color-scheme") in (
+        "default",
+        "slate",
+    )
+    page.locator("label[for='__palette_1']").first.click()
+    assert page.locator("body").get_attribute("data-md-color-scheme") == "slate"
+    assert page.locator("button.md-clipboard").count() >= 3
+    page.close()
+
+
+def test_quick_reference_commands_come_from_the_runbooks(built_site):  # noqa: F811
+    page = (built_site / "quick-reference.html").read_text()
+    text = re.sub(r"<[^>]+>", "", page)
+    for runbook in load_runbooks().values():
+        fix = runbook.step(runbook.quick_reference["fix"])
+        first_word = fix.command.split()[0]
+        assert first_word in text
