@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from tui.queries import load_templates
 
-from tests.site_fixtures import browser, built_site, site_url  # noqa: F401 - fixtures
+from tui.queries import load_templates
 from tui.runbooks.parse import load_runbooks
 from tui.runbooks.signatures import load_signatures
 
 
-def test_site_builds_strict_with_every_runbook_and_reference_page(built_site):  # noqa: F811
+def test_site_builds_strict_with_every_runbook_and_reference_page(built_site):
     for rid in load_runbooks():
         page = (built_site / "runbooks" / f"{rid}.html").read_text()
         assert "Related log signatures" in page
@@ -28,7 +27,7 @@ def test_site_builds_strict_with_every_runbook_and_reference_page(built_site):  
     assert (built_site / "print_page.html").exists()
 
 
-def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):  # noqa: F811
+def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):
     by_book: dict[str, list] = {}
     for sig in load_signatures():
         by_book.setdefault(sig.runbook, []).append(sig)
@@ -42,14 +41,14 @@ def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):  # 
         assert page.count('class="rd-kind ') == len(runbook.steps)
 
 
-def test_every_step_renders_as_highlighted_code(built_site):  # noqa: F811
+def test_every_step_renders_as_highlighted_code(built_site):
     for rid, runbook in load_runbooks().items():
         page = (built_site / "runbooks" / f"{rid}.html").read_text()
         assert page.count('<div class="language-') >= len(runbook.steps), rid
 
 
 @pytest.mark.browser
-def test_search_for_a_log_line_leads_to_the_runbook(browser, site_url):  # noqa: F811
+def test_search_for_a_log_line_leads_to_the_runbook(browser, site_url):
     page = browser.new_page()
     page.goto(site_url + "index.html")
     page.locator("label.md-search__icon, .md-search__input").first.click()
@@ -65,7 +64,7 @@ def test_search_for_a_log_line_leads_to_the_runbook(browser, site_url):  # noqa:
 
 
 @pytest.mark.browser
-def test_search_works_from_files_without_a_server(browser, built_site):  # noqa: F811
+def test_search_works_from_files_without_a_server(browser, built_site):
     page = browser.new_page()
     outside: list[str] = []
     page.on(
@@ -85,7 +84,7 @@ def test_search_works_from_files_without_a_server(browser, built_site):  # noqa:
 
 
 @pytest.mark.browser
-def test_quick_reference_prints_on_at_most_two_a4_pages(browser, site_url):  # noqa: F811
+def test_quick_reference_prints_on_at_most_two_a4_pages(browser, site_url):
     page = browser.new_page()
     page.goto(site_url + "quick-reference.html")
     page.emulate_media(media="print")
@@ -101,7 +100,7 @@ def test_quick_reference_prints_on_at_most_two_a4_pages(browser, site_url):  # n
 
 
 @pytest.mark.browser
-def test_light_and_dark_palettes_and_code_copy(browser, site_url):  # noqa: F811
+def test_light_and_dark_palettes_and_code_copy(browser, site_url):
     page = browser.new_page()
     page.goto(site_url + "runbooks/runner-offline.html")
     assert page.locator("[data-md-color-scheme]").first.get_attribute("data-md-color-scheme") in (
@@ -114,7 +113,7 @@ def test_light_and_dark_palettes_and_code_copy(browser, site_url):  # noqa: F811
     page.close()
 
 
-def test_quick_reference_commands_come_from_the_runbooks(built_site):  # noqa: F811
+def test_quick_reference_commands_come_from_the_runbooks(built_site):
     page = (built_site / "quick-reference.html").read_text()
     text = re.sub(r"<[^>]+>", "", page)
     for runbook in load_runbooks().values():

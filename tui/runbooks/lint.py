@@ -134,7 +134,12 @@ def lint(
     """
     runbooks_dir = RUNBOOKS_DIR if runbooks_dir is None else Path(runbooks_dir)
     everything = paths is None
-    targets = runbook_files(runbooks_dir) if paths is None else [Path(p) for p in paths]
+    # index.md is a section's landing page; skipping it lets `lint docs/runbooks/*.md` work.
+    targets = (
+        runbook_files(runbooks_dir)
+        if paths is None
+        else [Path(p) for p in paths if Path(p).name != "index.md"]
+    )
     problems: list[Problem] = []
     if render is None:
         try:
