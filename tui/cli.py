@@ -33,6 +33,125 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=True))
 
 
+def settings_from(args: argparse.Namespace):
+    """Settings for this command: --lab, --config, scope flags and --read-only applied."""
+    from tui.config import lab_config_path, load_settings
+
+    path = lab_config_path() if getattr(args, "lab", False) else getattr(args, "config", None)
+    return load_settings(
+        path,
+        org=getattr(args, "org", None),
+        repo=getattr(args, "repo", None),
+        enterprise=getattr(args, "enterprise", None),
+        read_only=True if getattr(args, "read_only", False) else None,
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+# --- status ----------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tui.sources.fleet import FleetCollector, clients_from_settings
+
+    settings = settings_from(args)
+    if settings.scope is None:
+        print(
+            "runnerdoc: whose runners? give --org ORG, --repo OWNER/REPO or --enterprise SLUG,"
+            " or set github.org in the config file",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    async def collect():
+        clients = clients_from_settings(settings)
+        try:
+            return await FleetCollector(clients, host_label=settings.host_label).refresh()
+        finally:
+            await clients.aclose()
+
+    snap = asyncio.run(collect())
+    github = snap.source("github")
+    if args.json:
+        _print_json(
+            {
+                "taken_at": snap.taken_at,
+                "scope": str(settings.scope),
+                "runners": [
+                    {
+                        "name": r.name,
+                        "id": r.runner.id,
+                        "state": r.state.value,
+                        "pool": r.pool,
+                        "labels": list(r.runner.labels),
+                        "version": r.runner.version,
+                        "os": r.runner.os,
+                        "health": None
+                        if r.health is None
+                        else {
+                            "cpu_busy": r.health.cpu_busy,
+                            "memory_used": r.health.memory_used,
+                            "disk_used": r.health.disk_used,
+                            "inodes_free": r.health.inodes_free,
+                            "service_active": r.health.service_active,
+                            "clock_offset": r.health.clock_offset,
+                        },
+                        "alerts": [
+                            {"name": a.name, "severity": a.severity, "runbook_url": a.runbook_url}
+                            for a in r.alerts
+                        ],
+                    }
+                    for r in snap.rows
+                ],
+                "sources": [
+                    {
+                        "name": s.name,
+                        "ok": s.ok,
+                        "configured": s.configured,
+                        "error": s.error,
+                        "updated_at": s.updated_at,
+                    }
+                    for s in snap.sources
+                ],
+                "rate_limit": None
+                if snap.rate_limit is None
+                else {
+                    "limit": snap.rate_limit.limit,
+                    "remaining": snap.rate_limit.remaining,
+                    "reset": snap.rate_limit.reset,
+                },
+            }
+        )
+    else:
+        rows = [("RUNNER", "STATE", "POOL", "VERSION", "CPU", "MEM", "DISK", "ALERTS")]
+        for r in snap.rows:
+            h = r.health
+            rows.append(
+                (
+                    one_line(r.name, limit=40),
+                    r.state.value,
+                    one_line(r.pool, limit=20),
+                    one_line(r.runner.version or "–", limit=12),
+                    _percent(h.cpu_busy if h else None),
+                    _percent(h.memory_used if h else None),
+                    _percent(h.disk_used if h else None),
+                    one_line(", ".join(a.name for a in r.alerts) or "–", limit=60),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        for s in snap.sources:
+            if s.configured and not s.ok:
+                print(f"! {s.name}: {s.error}", file=sys.stderr)
+    return EXIT_OK if github is not None and github.ok else EXIT_PROBLEMS
+
+
 # --- runbook ---------------------------------------------------------------------------
 
 
@@ -175,6 +294,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="On-call kit for self-hosted GitHub Actions runner fleets.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("where from")
+    g.add_argument("--config", metavar="FILE", help="config file (default: $RUNNERDOC_CONFIG)")
+    g.add_argument("--lab", action="store_true", help="use the running lab (runnerdoc lab up)")
+    scope = g.add_mutually_exclusive_group()
+    scope.add_argument("--org", metavar="ORG", help="runners of an organisation")
+    scope.add_argument("--repo", metavar="OWNER/REPO", help="runners of a repository")
+    scope.add_argument("--enterprise", metavar="SLUG", help="runners of an enterprise")
+    g.add_argument("--read-only", action="store_true", help="hide and refuse every change")
+
+    p = sub.add_parser("status", parents=[common], help="the fleet as a table or JSON")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
 
     rb = sub.add_parser("runbook", help="list, show and lint runbooks")
     rb_sub = rb.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -216,16 +348,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except _content_errors() as e:
-        # A query template file that does not load: its one-line file:line message.
+    except _user_errors() as e:
         print(f"runnerdoc: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _content_errors() -> tuple[type[Exception], ...]:
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message is the whole story: print it on one line, no traceback."""
+    from tui.config import ConfigError
     from tui.queries import TemplateError
 
-    return (TemplateError,)
+    return (TemplateError, ConfigError)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,22 @@ def config_path(
     return Path(base).expanduser() / "runnerdoc" / "config.toml"
 
 
+def lab_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder that holds the running lab's state and its runnerdoc config."""
+    env = os.environ if env is None else env
+    if env.get("RUNNERDOC_LAB_DIR"):
+        return Path(env["RUNNERDOC_LAB_DIR"]).expanduser()
+    base = env.get("XDG_STATE_HOME") or "~/.local/state"
+    return Path(base).expanduser() / "runnerdoc" / "lab"
+
+
+def lab_config_path(env: Mapping[str, str] | None = None) -> Path:
+    path = lab_dir(env) / "config.toml"
+    if not path.exists():
+        raise ConfigError(f"no lab is running ({path} is missing): start one with runnerdoc lab up")
+    return path
+
+
 def _gh_token() -> Secret | None:
     """`gh auth token`, when the GitHub CLI is installed and logged in."""
     gh = shutil.which("gh")
