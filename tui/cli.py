@@ -288,21 +288,46 @@ def cmd_query_render(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------------
 
 
+def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
+    g = parser.add_argument_group("where from")
+    g.add_argument(
+        "--config", metavar="FILE", default=default, help="config file ($RUNNERDOC_CONFIG)"
+    )
+    g.add_argument(
+        "--lab", action="store_true", default=default, help="use the running lab (lab up)"
+    )
+    scope = g.add_mutually_exclusive_group()
+    scope.add_argument("--org", metavar="ORG", default=default, help="an organisation's runners")
+    scope.add_argument("--repo", metavar="OWNER/REPO", default=default, help="a repository's")
+    scope.add_argument("--enterprise", metavar="SLUG", default=default, help="an enterprise's")
+    g.add_argument(
+        "--read-only", action="store_true", default=default, help="hide and refuse every change"
+    )
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from lab.cli import main as lab_main
+
+    return lab_main(args.lab_args)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.app import run_app
+
+    return run_app(settings_from(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runnerdoc",
         description="On-call kit for self-hosted GitHub Actions runner fleets.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # The same options work before the subcommand (for the TUI) and after it; after it
+    # they default to SUPPRESS so they never overwrite a value given before it.
+    _common_options(parser, default=None)
     common = argparse.ArgumentParser(add_help=False)
-    g = common.add_argument_group("where from")
-    g.add_argument("--config", metavar="FILE", help="config file (default: $RUNNERDOC_CONFIG)")
-    g.add_argument("--lab", action="store_true", help="use the running lab (runnerdoc lab up)")
-    scope = g.add_mutually_exclusive_group()
-    scope.add_argument("--org", metavar="ORG", help="runners of an organisation")
-    scope.add_argument("--repo", metavar="OWNER/REPO", help="runners of a repository")
-    scope.add_argument("--enterprise", metavar="SLUG", help="runners of an enterprise")
-    g.add_argument("--read-only", action="store_true", help="hide and refuse every change")
+    _common_options(common, default=argparse.SUPPRESS)
 
     p = sub.add_parser("status", parents=[common], help="the fleet as a table or JSON")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -320,6 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_runbook_lint)
 
+    p = sub.add_parser(
+        "lab",
+        help="the local staging fleet: up, down, status, fault, heal",
+        add_help=False,
+        prefix_chars="\0",  # every argument goes to lab.cli untouched, --help included
+    )
+    p.add_argument("lab_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_lab)
+
     q = sub.add_parser("query", help="list and render query templates")
     q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = q_sub.add_parser("list", help="list query templates")
@@ -336,8 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
+        args.func = cmd_tui  # no subcommand: the terminal UI
     try:
         return int(args.func(args))
     except ContentError as e:
