@@ -35,7 +35,7 @@ def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):
         page = (built_site / "runbooks" / f"{rid}.html").read_text()
         tail = page.split('id="related-log-signatures"', 1)[1]
         for sig in by_book.get(rid, []):
-            assert sig.title.replace("'", "&#x27;") in tail or sig.title in tail, (rid, sig.id)
+            assert f'id="sig-{sig.id}"' in tail, (rid, sig.id)
         for step in runbook.steps:
             assert f'id="{step.name}"' in page, (rid, step.name)
         assert page.count('class="rd-kind ') == len(runbook.steps)
@@ -44,15 +44,29 @@ def test_each_runbook_page_shows_its_signatures_and_step_badges(built_site):
 def test_every_step_renders_as_highlighted_code(built_site):
     for rid, runbook in load_runbooks().items():
         page = (built_site / "runbooks" / f"{rid}.html").read_text()
-        assert page.count('<div class="language-') >= len(runbook.steps), rid
+        assert page.count('<div class="highlight"') >= len(runbook.steps), rid
+
+
+def search(page, text: str) -> None:
+    """Type into the site's search once its index has loaded, as a person would."""
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    meta = page.locator(".md-search-result__meta")
+    meta.wait_for(state="attached", timeout=15000)
+    page.wait_for_function(
+        "() => !/Initializing/i.test(document.querySelector('.md-search-result__meta')"
+        ".textContent)",
+        timeout=15000,
+    )
+    # Typed key by key: Material runs the query on keyboard input, and fill() alone
+    # does not always reach it.
+    page.locator(".md-search__input").first.press_sequentially(text, delay=20)
 
 
 @pytest.mark.browser
 def test_search_for_a_log_line_leads_to_the_runbook(browser, site_url):
     page = browser.new_page()
     page.goto(site_url + "index.html")
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.fill(".md-search__input", "No space left on device")
+    search(page, "No space left on device")
     first = page.locator(".md-search-result__item a").first
     first.wait_for(timeout=15000)
     href = first.get_attribute("href") or ""
@@ -74,8 +88,7 @@ def test_search_works_from_files_without_a_server(browser, built_site):
         ),
     )
     page.goto((built_site / "index.html").as_uri())
-    page.locator(".md-search__input").first.click()
-    page.fill(".md-search__input", "Session Conflict")
+    search(page, "Session Conflict")
     first = page.locator(".md-search-result__item a").first
     first.wait_for(timeout=15000)
     assert "registration-clock" in (first.get_attribute("href") or "")
@@ -109,7 +122,8 @@ def test_light_and_dark_palettes_and_code_copy(browser, site_url):
     )
     page.locator("label[for='__palette_1']").first.click()
     assert page.locator("body").get_attribute("data-md-color-scheme") == "slate"
-    assert page.locator("button.md-clipboard").count() >= 3
+    page.locator("pre").first.hover()
+    assert page.locator("button.md-code__button, button.md-clipboard").count() >= 3
     page.close()
 
 

@@ -8,13 +8,24 @@ from what `runnerdoc` runs. A source that does not load fails the build.
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 from tui.runbooks.publish import escalation_list, quick_reference, runbook_index, runbook_page
 
 log = logging.getLogger("mkdocs.plugins.runnerdoc")
+ROOT = Path(__file__).resolve().parent.parent
+# Material's offline plugin loads this shim from a CDN; the site must work from files
+# with no network, so the build serves the copy installed from the npm registry.
+SHIM = ROOT / "tools" / "site-assets" / "node_modules" / "iframe-worker" / "shim" / "index.js"
+SHIM_URI = "assets/javascripts/iframe-worker-shim.js"
+# Generated reference pages rank below runbooks, so a search for a log line lands
+# on the runbook that answers it.
+REFERENCE_FRONT_MATTER = "---\nsearch:\n  boost: 0.2\n---\n\n"
 _state: dict[str, object] = {}
 
 MARKERS = {
@@ -28,7 +39,6 @@ def _load() -> None:
     # Imported here: `runnerdoc runbook lint` loads mkdocs.yml (and so this file) only
     # for its Markdown settings, and must not need the query templates for that.
     from tui.queries import TemplateError, load_templates
-
     from tui.runbooks.parse import load_runbooks
     from tui.runbooks.problems import ContentError
     from tui.runbooks.signatures import load_signatures
@@ -77,6 +87,23 @@ def _queries_page() -> str:
     return reference_markdown(_state["templates"])
 
 
+@event_priority(-100)  # after the offline plugin has added the CDN address
+def on_config(config):
+    polyfills = config.extra.get("polyfills", [])
+    config.extra["polyfills"] = [SHIM_URI if "iframe-worker" in p else p for p in polyfills]
+    return config
+
+
+def on_post_build(config):
+    if SHIM_URI not in config.extra.get("polyfills", []):
+        return
+    if not SHIM.exists():
+        raise PluginError(f"{SHIM} is missing: run ./dev setup (npm ci in tools/site-assets)")
+    target = Path(config.site_dir) / SHIM_URI
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SHIM, target)
+
+
 def on_files(files, config):
     _load()
     generated = {
@@ -84,7 +111,7 @@ def on_files(files, config):
         "reference/signatures.md": _signatures_page,
     }
     for uri, make in generated.items():
-        files.append(File.generated(config, uri, content=make()))
+        files.append(File.generated(config, uri, content=REFERENCE_FRONT_MATTER + make()))
     return files
 
 

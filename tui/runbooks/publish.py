@@ -76,10 +76,46 @@ def runbook_page(markdown: str, runbook: Runbook, signatures: Iterable[Signature
     mine = [s for s in signatures if s.runbook == runbook.id]
     out.append("")
     if mine:
-        out.append(signature_table(mine))
+        out.append(signature_sections(mine))
     else:
         out.append("*No log signature points to this runbook yet.*\n")
     return "\n".join(out)
+
+
+def matched_text(sig: Signature) -> str:
+    """The part of the first example the pattern matches: the message as people see it."""
+    for example in sig.examples:
+        m = sig.pattern.search(example)
+        if m and m.group(0).strip():
+            return " ".join(m.group(0).split())
+    return sig.title
+
+
+def signature_sections(signatures: Iterable[Signature]) -> str:
+    """One small section per log line, headed by the message itself.
+
+    Search ranks heading text far above body text, so someone who pastes a log
+    line into the site's search lands here, on the runbook that answers it.
+    """
+    out: list[str] = []
+    for sig in signatures:
+        heading = matched_text(sig)
+        if len(heading) > 90:
+            heading = heading[:89] + "…"
+        out.append(f"#### {_heading_text(heading)} {{ #sig-{sig.id} }}\n")
+        out.append(
+            f"{_cell(sig.title)} · {WHERE_TEXT.get(sig.where, sig.where)} · {sig.severity}"
+            f" · answered by step [`{sig.step}`](#{sig.step})\n"
+        )
+        out.append("```text\n" + "\n".join(sig.examples) + "\n```\n")
+    return "\n".join(out)
+
+
+def _heading_text(text: str) -> str:
+    # Markdown would read these as emphasis, code or attribute-list syntax in a heading.
+    for ch in "\\`*_{}[]<>#|":
+        text = text.replace(ch, "\\" + ch)
+    return text
 
 
 def runbook_index(runbooks: Mapping[str, Runbook]) -> str:
