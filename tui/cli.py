@@ -152,6 +152,57 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if github is not None and github.ok else EXIT_PROBLEMS
 
 
+# --- exporter --------------------------------------------------------------------------
+
+
+def _listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} must look like 127.0.0.1:9108")
+    return host or "127.0.0.1", int(port)
+
+
+def cmd_exporter(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from tui.exporter import RunnerExporter, run_forever
+    from tui.sources.fleet import clients_from_settings
+
+    settings = settings_from(args)
+    if settings.scope is None:
+        print("runnerdoc: the exporter needs --org, --repo or --enterprise", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    clients = clients_from_settings(settings)
+    assert clients.github is not None
+    exporter = RunnerExporter(clients.github, queued_repos=settings.queued_repos)
+    registry = CollectorRegistry()
+    registry.register(exporter)
+    host, port = args.listen
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    print(f"runnerdoc exporter for {settings.scope} on http://{host}:{port}/metrics", flush=True)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await run_forever(exporter, args.interval, stop)
+        finally:
+            await clients.aclose()
+
+    try:
+        asyncio.run(serve())
+    finally:
+        server.shutdown()
+    return EXIT_OK
+
+
 # --- runbook ---------------------------------------------------------------------------
 
 
@@ -344,6 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = rb_sub.add_parser("lint", help="check runbooks (all when no path is given)")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_runbook_lint)
+
+    p = sub.add_parser(
+        "exporter", parents=[common], help="serve runner state as Prometheus metrics"
+    )
+    p.add_argument(
+        "--listen", type=_listen_address, default=("127.0.0.1", 9108), metavar="ADDR:PORT",
+        help="where to serve /metrics (default 127.0.0.1:9108)",
+    )  # fmt: skip
+    p.add_argument(
+        "--interval", type=float, default=15.0, metavar="SECONDS",
+        help="seconds from the end of one poll to the next (default 15)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_exporter)
 
     p = sub.add_parser(
         "lab",

@@ -116,6 +116,10 @@ class Settings:
     github_app: GitHubApp | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
     theme: str = "runnerdoc-dark"
+    # Repositories whose queued jobs the exporter and the TUI count (owner/name).
+    queued_repos: tuple[str, ...] = ()
+    # runner name -> its runner root, where it is not the runbooks' default (the lab).
+    runner_roots: Mapping[str, str] = field(default_factory=dict)
     source: Path | None = None  # the file these came from, for messages
     _token: Secret | None = field(default=None, repr=False)
 
@@ -321,6 +325,15 @@ def load_settings(
     if refresh < 1:
         raise ConfigError(f"{where}: ui.refresh_seconds must be at least 1")
     hosts_t = _table(data, "hosts", where)
+    queued = gh.get("queued_repos", [])
+    if not isinstance(queued, list) or not all(
+        isinstance(r, str) and _NAME["repo"].fullmatch(r) for r in queued
+    ):
+        raise ConfigError(f"{where}: github.queued_repos must be a list of owner/name strings")
+    lab_t = _table(data, "lab", where)
+    roots = lab_t.get("runner_roots", {})
+    if not isinstance(roots, Mapping) or not all(isinstance(v, str) for v in roots.values()):
+        raise ConfigError(f"{where}: [lab.runner_roots] maps runner names to folders")
     return Settings(
         github_api_url=api_url or DEFAULT_API_URL,
         github_url=web_url or "https://github.com",
@@ -335,6 +348,8 @@ def load_settings(
         github_app=app,
         keys=dict(keys),
         theme=str(ui.get("theme", "runnerdoc-dark")),
+        queued_repos=tuple(queued),
+        runner_roots=dict(roots),
         source=file if file.exists() else None,
         _token=token,
     )

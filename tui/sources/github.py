@@ -45,6 +45,15 @@ TokenProvider = Callable[[], "str | Awaitable[str]"]
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def _optional_time(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 # ----- errors ---------------------------------------------------------------------------------
 
 
@@ -143,6 +152,17 @@ class RunnerToken:
 
     token: str = field(repr=False)
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class RunnerDeprecation:
+    version: str
+    registration_deprecates_at: float | None  # epoch seconds
+    runtime_deprecates_at: float | None
+
+    def deprecated(self, now: float) -> bool:
+        """True once GitHub no longer lets this version run jobs."""
+        return self.runtime_deprecates_at is not None and now >= self.runtime_deprecates_at
 
 
 @dataclass(frozen=True)
@@ -478,6 +498,28 @@ class GitHubClient:
         # A second token does no harm, so a failed attempt may be repeated.
         response = await self._request("POST", url, idempotent=True)
         return self._parse(response, url, _parse_runner_token)
+
+    async def runner_deprecation(self, version: str) -> RunnerDeprecation:
+        """When GitHub stops registering and running this runner version (None: not planned)."""
+        if not re.fullmatch(r"v?[0-9]+(\.[0-9]+){1,3}", version):
+            raise ValueError(f"{version!r} is not a runner version")
+        url = f"{self.api_url}{self.scope.runners_path}/deprecations/{quote(version, safe='')}"
+
+        def parse(data: Any) -> tuple[RunnerDeprecation]:
+            if not isinstance(data, dict):
+                raise _BadShape("the answer is not an object")
+            return (
+                RunnerDeprecation(
+                    version=version,
+                    registration_deprecates_at=_optional_time(
+                        data.get("registration_deprecates_at")
+                    ),
+                    runtime_deprecates_at=_optional_time(data.get("runtime_deprecates_at")),
+                ),
+            )
+
+        page = await self._get_page(url, parse)
+        return page.items[0]
 
     # ----- Actions variables ------------------------------------------------------------------
 
