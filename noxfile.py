@@ -47,3 +47,14 @@ def serve(session: nox.Session) -> None:
     """Serve the site with live reload on 127.0.0.1:8000."""
     _install(session, "docs")
     session.run("mkdocs", "serve", "--dev-addr", "127.0.0.1:8000")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Every benchmark in benchmarks/, each printing its figures (never asserted in tests)."""
+    _install(session, "test")
+    import glob
+
+    for script in sorted(glob.glob("benchmarks/bench_*.py")):
+        session.log(f"--- {script}")
+        session.run("python", script)

@@ -141,3 +141,15 @@ def test_exporter_refuses_a_bad_listen_address(listen, capsys):
         main(["exporter", "--org", "acme", "--listen", listen])
     assert e.value.code == 2
     assert "must look like 127.0.0.1:9108" in capsys.readouterr().err
+
+
+def test_budget_governor_stretches_the_interval_to_the_share():
+    from tui.exporter import BudgetGovernor
+
+    governor = BudgetGovernor(0.05)
+    assert governor.next_interval(15, None, 5000) == 15  # nothing known yet
+    assert governor.next_interval(15, 0, 5000) == 15  # nothing changed: poll freely
+    g = BudgetGovernor(0.05)
+    # 20 points a poll, 5% of 5000 = 250 points an hour, aimed 10% under: 225.
+    assert g.next_interval(15, 20, 5000) == pytest.approx(20 * 3600 / 225)
+    assert g.next_interval(15, 0, 5000) == pytest.approx(0.7 * 20 * 3600 / 225)  # relaxes

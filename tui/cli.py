@@ -192,7 +192,7 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_forever(exporter, args.interval, stop)
+            await run_forever(exporter, args.interval, stop, budget_share=args.budget_share)
         finally:
             await clients.aclose()
 
@@ -406,6 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--interval", type=float, default=15.0, metavar="SECONDS",
         help="seconds from the end of one poll to the next (default 15)",
+    )  # fmt: skip
+    p.add_argument(
+        "--budget-share", type=float, default=None, metavar="FRACTION",
+        help="poll less often so polling spends at most this share of the rate limit (0.05)",
     )  # fmt: skip
     p.set_defaults(func=cmd_exporter)
 

@@ -65,10 +65,13 @@ class RunnerExporter(Collector):
         self.last_duration = 0.0
         self._deprecations: dict[str, tuple[bool, float]] = {}
         self._lock = threading.Lock()
+        self.last_points: int | None = None  # rate-limit points the last poll spent
+        self.interval: float | None = None  # the wait chosen after the last poll
 
     async def poll_once(self) -> bool:
         """One poll of GitHub; on failure the previous poll's data stays and an error counts."""
         started = time.monotonic()
+        before = self.client.rate_limit
         try:
             runners = await self.client.list_runners()
             queued = await self.client.queued_jobs(self.queued_repos) if self.queued_repos else []
@@ -82,6 +85,11 @@ class RunnerExporter(Collector):
                 self.poll.rate_limit = self.client.rate_limit or self.poll.rate_limit
             log.warning("poll failed: %s", e)
             return False
+        after = self.client.rate_limit
+        if before is not None and after is not None and before.reset == after.reset:
+            self.last_points = max(0, after.used - before.used)
+        else:
+            self.last_points = None  # a new rate-limit window began; cost unknown
         with self._lock:
             self.poll = Poll(
                 runners=runners,
@@ -196,6 +204,12 @@ class RunnerExporter(Collector):
         yield GaugeMetricFamily(
             "runnerdoc_github_poll_duration_seconds", "How long the last poll took.", value=duration
         )
+        if self.interval is not None:
+            yield GaugeMetricFamily(
+                "runnerdoc_github_poll_interval_seconds",
+                "The wait between polls, stretched to stay within the rate-limit budget.",
+                value=self.interval,
+            )
         if poll.finished_at is not None:
             yield GaugeMetricFamily(
                 "runnerdoc_github_last_success_timestamp_seconds",
@@ -204,14 +218,59 @@ class RunnerExporter(Collector):
             )
 
 
+@dataclass
+class BudgetGovernor:
+    """Stretches the poll interval so polling spends at most `share` of the hourly budget.
+
+    A changed page costs a point however it is asked for, so with runners changing
+    all over the fleet only fewer polls save budget. The cost per poll is the larger
+    of the last poll's and a smoothed average, so the wait grows at once after a
+    costly poll and shrinks gradually when the fleet calms down.
+    """
+
+    share: float
+    smoothed_points: float | None = None
+
+    def next_interval(self, base: float, points: int | None, limit: int | None) -> float:
+        cost = self.smoothed_points
+        if points is not None:
+            self.smoothed_points = (
+                float(points)
+                if self.smoothed_points is None
+                else 0.7 * self.smoothed_points + 0.3 * points
+            )
+            # React to a costly poll at once, relax slowly after it.
+            cost = max(self.smoothed_points, float(points))
+        if cost is None or not limit:
+            return base
+        # Aim 10% under the share: an hour that starts with a poll holds one poll more
+        # than 3600 / interval.
+        allowed_per_hour = 0.9 * self.share * limit
+        return max(base, cost * 3600.0 / allowed_per_hour)
+
+
 async def run_forever(
-    exporter: RunnerExporter, interval: float, stop: asyncio.Event | None = None
+    exporter: RunnerExporter,
+    interval: float,
+    stop: asyncio.Event | None = None,
+    *,
+    budget_share: float | None = None,
 ) -> None:
-    """Poll, wait `interval` after each poll ends (polls never overlap), until stopped."""
+    """Poll, wait after each poll ends (polls never overlap), until stopped.
+
+    With `budget_share`, the wait grows so polling stays within that share of the
+    rate limit; the wait is exported as runnerdoc_github_poll_interval_seconds.
+    """
     stop = stop or asyncio.Event()
+    governor = BudgetGovernor(budget_share) if budget_share else None
     while not stop.is_set():
         await exporter.poll_once()
+        wait = interval
+        if governor is not None:
+            limit = exporter.client.rate_limit.limit if exporter.client.rate_limit else None
+            wait = governor.next_interval(interval, exporter.last_points, limit)
+        exporter.interval = wait
         try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+            await asyncio.wait_for(stop.wait(), timeout=wait)
         except TimeoutError:
             pass
