@@ -203,6 +203,111 @@ def cmd_exporter(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- diagnose --------------------------------------------------------------------------
+
+
+def _print_findings(findings, subject: str, runner: str | None, notes=()) -> None:
+    if not findings:
+        print(f"{subject}: no known problem found")
+    else:
+        print(f"{subject}: {len(findings)} finding(s), most likely first")
+    for n, f in enumerate(findings, start=1):
+        step = f", step {f.step}" if f.step else ""
+        print(f"{n}. {one_line(f.cause)}  [{f.runbook}, confidence {f.confidence:.2f}{step}]")
+        for line in f.evidence:
+            print(f"   {one_line(line, limit=160)}")
+        target = f" --runner {runner}" if runner else " --runner NAME"
+        print(f"   -> runnerdoc runbook run {f.runbook}{target}")
+    for note in notes:
+        print(f"! {one_line(note)}", file=sys.stderr)
+
+
+def _findings_json(findings, notes=()) -> dict:
+    return {
+        "findings": [
+            {
+                "cause": f.cause,
+                "runbook": f.runbook,
+                "step": f.step,
+                "confidence": f.confidence,
+                "severity": f.severity,
+                "evidence": list(f.evidence),
+            }
+            for f in findings
+        ],
+        "notes": list(notes),
+    }
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tui.queries import load_templates
+    from tui.runbooks.diagnosis import classify_log, diagnose
+    from tui.runbooks.parse import load_runbooks
+    from tui.runbooks.signatures import load_signatures
+
+    runbooks, signatures = load_runbooks(), load_signatures()
+    if args.log_file:
+        path = Path(args.log_file)
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as e:
+            print(f"runnerdoc: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        findings = classify_log(lines, runbooks, signatures, source=path.name)
+        if args.json:
+            _print_json(_findings_json(findings))
+        else:
+            _print_findings(findings, path.name, None)
+        return EXIT_OK
+    if not args.runner:
+        print("runnerdoc: diagnose needs a RUNNER or --log-file FILE", file=sys.stderr)
+        return EXIT_USAGE
+    from tui.runbooks.evidence import gather
+    from tui.sources.fleet import clients_from_settings
+    from tui.sources.loki import LokiClient
+
+    settings = settings_from(args)
+
+    async def collect():
+        clients = clients_from_settings(settings)
+        loki = LokiClient(settings.loki_url) if settings.loki_url else None
+        try:
+            return await gather(
+                args.runner,
+                runbooks,
+                load_templates(),
+                github=clients.github,
+                prometheus=clients.prometheus,
+                alertmanager=clients.alertmanager,
+                loki=loki,
+                read_logs=_ssh_log_reader(settings),
+                host_label=settings.host_label,
+            )
+        finally:
+            await clients.aclose()
+            if loki:
+                await loki.aclose()
+
+    evidence = asyncio.run(collect())
+    findings = diagnose(evidence, runbooks, signatures)
+    if args.json:
+        _print_json({"runner": args.runner, **_findings_json(findings, evidence.notes)})
+    else:
+        _print_findings(findings, one_line(args.runner), args.runner, evidence.notes)
+    return EXIT_OK
+
+
+def _ssh_log_reader(settings):
+    """Reads the journal and newest _diag logs over SSH; None until SSH is configured."""
+    try:
+        from tui.remote.logs import ssh_log_reader
+    except ImportError:
+        return None
+    return ssh_log_reader(settings)
+
+
 # --- runbook ---------------------------------------------------------------------------
 
 
@@ -412,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll less often so polling spends at most this share of the rate limit (0.05)",
     )  # fmt: skip
     p.set_defaults(func=cmd_exporter)
+
+    p = sub.add_parser(
+        "diagnose", parents=[common], help="name the likely cause and the runbook that fixes it"
+    )
+    p.add_argument("runner", nargs="?", metavar="RUNNER", help="the runner to diagnose")
+    p.add_argument("--log-file", metavar="FILE", help="classify a saved log instead")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_diagnose)
 
     p = sub.add_parser(
         "lab",

@@ -1,0 +1,146 @@
+"""Diagnosis: evidence -> ranked findings naming the right runbook."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tui.cli import main
+from tui.model import Alert, RunnerState
+from tui.runbooks.diagnosis import Evidence, LogSource, diagnose, metric_key
+from tui.runbooks.parse import load_runbooks
+from tui.runbooks.signatures import load_signatures
+
+RUNBOOKS = load_runbooks()
+SIGNATURES = load_signatures()
+
+
+def journal(text: str) -> str:
+    return f"Nov 28 01:00:00 host-01 runsvc.sh[812]: 2026-11-28 01:00:00Z: {text}"
+
+
+# One realistic log per fault kind the lab injects, and the runbook that must come first.
+CASES = {
+    "offline": (
+        RunnerState.OFFLINE,
+        [journal("Runner listener exit with 0 return code, stop the service, no retry needed.")],
+        {("host-systemd-unit-active", ()): 0.0},
+        "runner-offline",
+    ),
+    "disk-full": (
+        RunnerState.IDLE,
+        ["[2026-11-28 01:00:00Z ERR  JobRunner] System.IO.IOException: No space left on device"
+         " : '/home/runner/actions-runner/_work/_temp/a.sh'"],
+        {("host-disk-used-ratio", ()): 0.99},
+        "degraded-resources",
+    ),
+    "registration-expired": (
+        RunnerState.OFFLINE,
+        [journal("Failed to create a session. The runner registration has been deleted from the"
+                 " server, please re-configure. Runner registrations are automatically deleted"
+                 " for runners that have not connected to the service recently.")],
+        {},
+        "registration-clock",
+    ),
+    "network-down": (
+        RunnerState.OFFLINE,
+        [journal("Runner connect error: Name or service not known (api.github.com:443)."
+                 " Retrying until reconnected.")],
+        {},
+        "network-unreachable",
+    ),
+    "docker-down": (
+        RunnerState.IDLE,
+        ["[2026-11-28 01:00:00Z ERR  StepsRunner] Cannot connect to the Docker daemon at"
+         " unix:///var/run/docker.sock. Is the docker daemon running?"],
+        {("host-systemd-unit-active", (("unit", "docker\\.service"),)): 0.0},
+        "docker-daemon",
+    ),
+    "clock-skew": (
+        RunnerState.OFFLINE,
+        [journal("The local machine's clock may be out of sync with the server time by more than"
+                 " five minutes. Please sync your clock with your domain controller or internet"
+                 " time server.")],
+        {("host-clock-offset-seconds", ()): 400.0},
+        "registration-clock",
+    ),
+    "version-deprecated": (
+        RunnerState.OFFLINE,
+        [journal("An error occurred: Runner version v2.300.0 is deprecated and cannot receive"
+                 " messages."),
+         journal("Runner listener exit with terminated error, stop the service, no retry needed.")],
+        {("runner-version-deprecated", ()): 1.0},
+        "version-deprecated",
+    ),
+    "memory-pressure": (
+        RunnerState.ACTIVE,
+        ["Nov 28 01:00:00 host-01 kernel: Out of memory: Killed process 4242 (Runner.Worker)"
+         " total-vm:1234kB"],
+        {("host-memory-available-ratio", ()): 0.03},
+        "degraded-resources",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_top_finding_names_the_right_runbook(kind):
+    state, lines, metrics, expected = CASES[kind]
+    evidence = Evidence(
+        runner="runner-01",
+        state=state,
+        metrics={metric_key(q, dict(p)): v for (q, p), v in metrics.items()},
+        logs=[LogSource("journal", lines)],
+    )
+    findings = diagnose(evidence, RUNBOOKS, SIGNATURES)
+    assert findings, kind
+    top = findings[0]
+    assert top.runbook == expected, (kind, [(f.runbook, f.confidence) for f in findings[:3]])
+    assert 0 < top.confidence <= 1 and top.evidence
+    if lines:
+        assert any("journal:" in e for e in top.evidence)
+
+
+def test_alert_and_metric_combine_and_rank_above_a_single_weak_signal():
+    alert = Alert(
+        name="HostDiskFull", severity="critical", state="active",
+        labels=(("runner", "runner-01"),), summary="disk full", description="",
+        runbook_url="http://x/runbooks/degraded-resources.html", starts_at=0, fingerprint="f",
+    )  # fmt: skip
+    evidence = Evidence(
+        runner="runner-01", state=RunnerState.OFFLINE, alerts=[alert],
+        metrics={metric_key("host-disk-used-ratio", {}): 0.97},
+    )  # fmt: skip
+    findings = diagnose(evidence, RUNBOOKS, SIGNATURES)
+    assert findings[0].runbook == "degraded-resources"
+    assert findings[0].confidence == pytest.approx(1 - (1 - 0.7) * (1 - 0.6))
+    assert any("alert HostDiskFull firing" in e for e in findings[0].evidence)
+
+
+def test_nothing_wrong_means_no_findings():
+    assert diagnose(Evidence(runner="r", state=RunnerState.IDLE), RUNBOOKS, SIGNATURES) == []
+
+
+def test_log_file_classification_cli(tmp_path, capsys):
+    log = tmp_path / "Runner_20261128-010000-utc.log"
+    log.write_text(
+        "[2026-11-28 01:00:00Z INFO MessageListener] Connected to GitHub\n"
+        "[2026-11-28 01:05:00Z ERR  MessageListener] Runner connect error: The HTTP request timed"
+        " out after 00:01:40.. Retrying until reconnected.\n"
+        "[2026-11-28 01:06:00Z INFO MessageListener] Runner reconnected.\n"
+    )
+    assert main(["diagnose", "--log-file", str(log), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["findings"][0]["runbook"] == "network-unreachable"
+    assert out["findings"][0]["evidence"][0].startswith(f"{log.name}:2:")
+    assert main(["diagnose", "--log-file", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "network-unreachable" in text and "runnerdoc runbook run network-unreachable" in text
+
+
+def test_log_file_with_nothing_known(tmp_path, capsys):
+    log = tmp_path / "quiet.log"
+    log.write_text("Listening for Jobs\n\x1b]52;c;ZXZpbA==\x07 nothing here\n")
+    assert main(["diagnose", "--log-file", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "no known problem" in out and "\x1b" not in out
