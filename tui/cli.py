@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -300,12 +301,11 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _ssh_log_reader(settings):
-    """Reads the journal and newest _diag logs over SSH; None until SSH is configured."""
-    try:
-        from tui.remote.logs import ssh_log_reader
-    except ImportError:
-        return None
-    return ssh_log_reader(settings)
+    """Reads the journal and newest _diag logs over SSH when the runner is reachable."""
+    from tui.remote import RunnerHosts
+    from tui.runbooks.targets import ssh_log_reader
+
+    return ssh_log_reader(settings, RunnerHosts(settings.ssh))
 
 
 # --- runbook ---------------------------------------------------------------------------
@@ -391,6 +391,133 @@ def cmd_runbook_lint(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print(f"ok: {checked} runbook(s), no problems", file=sys.stderr)
     return EXIT_OK
+
+
+def _confirm_prompt(yes: bool):
+    from tui.runbooks.engine import Decision
+
+    def confirm(step, command: str):
+        if yes:
+            return Decision.RUN
+        if not sys.stdin.isatty():
+            print(
+                f"runnerdoc: step {step.name} changes things and needs confirmation:"
+                " run in a terminal, or pass --yes",
+                file=sys.stderr,
+            )
+            return Decision.ABORT
+        warn = " (DESTRUCTIVE: cannot be undone)" if step.destructive else ""
+        while True:
+            answer = input(f"Run {step.name}{warn}? [y]es / [s]kip / [a]bort: ").strip().lower()
+            if answer in ("y", "yes"):
+                return Decision.RUN
+            if answer in ("s", "skip", "n", "no"):
+                return Decision.SKIP
+            if answer in ("a", "abort", "q"):
+                return Decision.ABORT
+
+    return confirm
+
+
+def _show_event(kind: str, outcome, text: str) -> None:
+    if kind == "step-end" and outcome is not None:
+        step = outcome.step
+        mark = {"passed": "ok", "would-run": "would run", "declined": "skipped"}.get(
+            outcome.state.value, outcome.state.value.upper()
+        )
+        print(f"\n[{step.kind}] {one_line(step.title)}  ({step.name}, {step.target})")
+        print(f"$ {outcome.command}")
+        if outcome.state.value not in ("would-run", "declined", "skipped"):
+            for check in outcome.checks:
+                print(f"  - {check}")
+        print(f"=> {mark}")
+    elif kind == "rollback":
+        print(f"\n<< {text}")
+
+
+def _run_runbook(args: argparse.Namespace, resume_id: str | None = None) -> int:
+    import getpass
+
+    from tui.remote import RunnerHosts
+    from tui.runbooks.engine import RunbookRun, resume_point
+    from tui.runbooks.journal import Journal, find_run, new_run_id, read_journal
+    from tui.runbooks.lock import HostLock, LockError, LockHeld
+    from tui.runbooks.parse import load_runbooks
+    from tui.runbooks.runbook import ParameterError
+    from tui.runbooks.targets import context_values, executors
+
+    settings = settings_from(args)
+    runbooks = load_runbooks()
+    point = None
+    if resume_id:
+        path = find_run(resume_id)
+        records = list(read_journal(path))
+        start = next((r for r in records if r.get("type") == "run-start"), {})
+        runbook = runbooks.get(str(start.get("runbook")))
+        if runbook is None:
+            print(f"runnerdoc: run {resume_id} is of an unknown runbook", file=sys.stderr)
+            return EXIT_USAGE
+        point = resume_point(records, runbook)
+        if point.from_step is None:
+            print(f"runnerdoc: nothing to resume: {point.reason}", file=sys.stderr)
+            return EXIT_OK
+        runner, given, run_id = point.runner, dict(point.params), resume_id
+        print(f"resuming run {run_id} of {runbook.id} on {one_line(runner)}: {point.reason}")
+    else:
+        runbook = runbooks.get(args.id)
+        if runbook is None:
+            print(f"runnerdoc: no runbook {one_line(args.id)!r}", file=sys.stderr)
+            return EXIT_USAGE
+        runner, run_id = args.runner, new_run_id()
+        given = {**context_values(runbook, runner, settings), **_params(args.param)}
+    read_only_change = settings.read_only and any(s.changes_things for s in runbook.steps)
+    if read_only_change and not getattr(args, "dry_run", False):
+        print("runnerdoc: read-only mode: only --dry-run is allowed", file=sys.stderr)
+        return EXIT_USAGE
+    hosts = RunnerHosts(settings.ssh)
+    journal = Journal(run_id)
+    operator = f"{getpass.getuser()}@{os.uname().nodename}"
+    try:
+        run = RunbookRun(
+            runbook, runner, given, executors(settings, runner, hosts), journal,
+            confirm=_confirm_prompt(args.yes), dry_run=getattr(args, "dry_run", False),
+            operator=operator, on_event=_show_event,
+        )  # fmt: skip
+    except ParameterError as e:
+        print(f"runnerdoc: {one_line(str(e))}", file=sys.stderr)
+        hosts.close()
+        return EXIT_USAGE
+    lock = None
+    try:
+        if not run.dry_run:
+            lock = HostLock(run.executors["runner"], runner, run_id=run_id, operator=operator)
+            try:
+                lock.acquire(break_stale=getattr(args, "break_lock", False))
+            except (LockHeld, LockError) as e:
+                print(f"runnerdoc: {e}", file=sys.stderr)
+                return EXIT_PROBLEMS
+        print(f"run {run_id}: {runbook.id} on {one_line(runner)} (journal {journal.path})")
+        result = run.start(
+            resume_from=point.from_step if point else None,
+            resumed=point is not None,
+            recapture=point.recapture if point else (),
+        )
+    finally:
+        if lock is not None:
+            lock.release()
+        hosts.close()
+    verdict = "ok" if result.ok else f"FAILED ({result.reason})"
+    print(f"\nrun {run_id}: {verdict}; resume with: runnerdoc runbook resume {run_id}"
+          if not result.ok else f"\nrun {run_id}: {verdict}")  # fmt: skip
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def cmd_runbook_run(args: argparse.Namespace) -> int:
+    return _run_runbook(args)
+
+
+def cmd_runbook_resume(args: argparse.Namespace) -> int:
+    return _run_runbook(args, resume_id=args.run_id)
 
 
 # --- query -----------------------------------------------------------------------------
@@ -497,6 +624,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = rb_sub.add_parser("show", help="show one runbook's steps")
     p.add_argument("id")
     p.set_defaults(func=cmd_runbook_show)
+    p = rb_sub.add_parser("run", parents=[common], help="run a runbook's steps on a runner")
+    p.add_argument("id")
+    p.add_argument("--runner", required=True, metavar="NAME")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--dry-run", action="store_true", help="print every command; run nothing")
+    p.add_argument("--yes", action="store_true", help="confirm every step without asking")
+    p.add_argument("--break-lock", action="store_true", help="take over a dead run's lock")
+    p.set_defaults(func=cmd_runbook_run)
+    p = rb_sub.add_parser("resume", parents=[common], help="continue a run from its journal")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--yes", action="store_true", help="confirm every step without asking")
+    p.add_argument("--break-lock", action="store_true", help="take over a dead run's lock")
+    p.set_defaults(func=cmd_runbook_resume)
     p = rb_sub.add_parser("lint", help="check runbooks (all when no path is given)")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_runbook_lint)
@@ -571,8 +711,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """Errors whose message is the whole story: print it on one line, no traceback."""
     from tui.config import ConfigError
     from tui.queries import TemplateError
+    from tui.runbooks.journal import JournalError
 
-    return (TemplateError, ConfigError)
+    return (TemplateError, ConfigError, JournalError)
 
 
 if __name__ == "__main__":

@@ -227,7 +227,13 @@ class RunbookRun:
             return i if i < len(self.runbook.steps) else None
         return self._index(target)
 
-    def start(self, *, resume_from: str | None = None, resumed: bool = False) -> RunResult:
+    def start(
+        self,
+        *,
+        resume_from: str | None = None,
+        resumed: bool = False,
+        recapture: tuple[str, ...] = (),
+    ) -> RunResult:
         if not resumed:
             self.journal.write(
                 "run-start",
@@ -239,6 +245,11 @@ class RunbookRun:
             )
         else:
             self.journal.write("run-resume", operator=self.operator, from_step=resume_from)
+        for name in recapture:
+            if self.run_step(self.runbook.step(name)).state != StepState.PASSED:
+                reason = f"could not capture again with {name}"
+                self.journal.write("run-end", ok=False, aborted=True, reason=reason)
+                return RunResult(self.journal.run_id, self.outcomes, True, reason)
         if self.dry_run:
             # Branches depend on what commands print, so a dry run shows every command
             # the runbook could run, in page order, rollbacks included.
@@ -430,3 +441,83 @@ class RunbookRun:
         self.outcomes.append(outcome)
         self.on_event("step-end", outcome, outcome.state.value)
         return outcome
+
+
+@dataclass
+class ResumePoint:
+    """Where a journalled run stopped and how to go on."""
+
+    runbook: str
+    runner: str
+    params: dict[str, str]  # given and captured values, secrets excepted
+    from_step: str | None  # None: nothing left to do
+    reason: str
+    # Steps run first, on their own, to capture again the secrets the journal never held.
+    recapture: tuple[str, ...] = ()
+
+
+_GO_ON = (StepState.PASSED, StepState.DECLINED)
+
+
+def resume_point(records: list[dict], runbook: Runbook) -> ResumePoint:
+    """Read a run's journal records and decide which step to run next.
+
+    A step that started but never ended (the process died, the session dropped) runs
+    again. A secret that a remaining step needs is not in the journal, so the step
+    that captured it runs again too.
+    """
+    start = next((r for r in records if r.get("type") == "run-start"), None)
+    if start is None or start.get("runbook") != runbook.id:
+        raise ValueError("the journal does not start a run of this runbook")
+    params = {str(k): str(v) for k, v in (start.get("params") or {}).items()}
+    for r in records:
+        if r.get("type") == "captured" and not r.get("secret") and r.get("value") is not None:
+            params[str(r["name"])] = str(r["value"])
+    ends = [r for r in records if r.get("type") == "run-end"]
+    if ends and ends[-1].get("ok") and not ends[-1].get("aborted"):
+        return ResumePoint(runbook.id, start["runner"], params, None, "the run finished")
+    if start.get("dry_run"):
+        return ResumePoint(runbook.id, start["runner"], params, None, "a dry run ran nothing")
+    names = [s.name for s in runbook.steps]
+    started = [r["step"] for r in records if r.get("type") == "step-start"]
+    ended = [r for r in records if r.get("type") == "step-end"]
+    from_step: str | None
+    last_start = max(
+        (i for i, r in enumerate(records) if r.get("type") == "step-start"), default=-1
+    )
+    last_end = max((i for i, r in enumerate(records) if r.get("type") == "step-end"), default=-1)
+    if started and last_start > last_end:
+        from_step, reason = started[-1], f"step {started[-1]} started and never finished"
+    elif ended:
+        last = ended[-1]
+        step = runbook.step(last["step"])
+        state = StepState(last["state"])
+        target = step.on_pass if state in _GO_ON else step.on_fail
+        if state not in _GO_ON and target == "abort":
+            from_step, reason = step.name, f"step {step.name} {state.value}: trying it again"
+        else:
+            i = names.index(step.name)
+            if target == "done":
+                from_step = None
+            elif target == "next":
+                rest = [s for s in runbook.steps[i + 1 :] if s.kind != "rollback"]
+                from_step = rest[0].name if rest else None
+            else:
+                from_step = target
+            reason = f"after step {step.name} ({state.value})"
+    else:
+        first = next(s for s in runbook.steps if s.kind != "rollback")
+        from_step, reason = first.name, "no step had run"
+    recapture: list[str] = []
+    if from_step is not None:
+        at = names.index(from_step)
+        for later in runbook.steps[at:]:
+            for name in later.placeholders:
+                param = runbook.parameters.get(name)
+                if param is not None and param.type == "secret" and name not in params:
+                    capturer = next(s for s in runbook.steps if s.capture == name)
+                    if names.index(capturer.name) < at and capturer.name not in recapture:
+                        recapture.append(capturer.name)
+        if recapture:
+            reason += f"; {', '.join(recapture)} runs again for its secret"
+    return ResumePoint(runbook.id, start["runner"], params, from_step, reason, tuple(recapture))
