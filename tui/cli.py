@@ -675,6 +675,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lab_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_lab)
 
+    from tui.pipeline.commands import add_commands as add_pipeline_commands
+
+    add_pipeline_commands(sub, common)
+
     q = sub.add_parser("query", help="list and render query templates")
     q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = q_sub.add_parser("list", help="list query templates")
