@@ -8,6 +8,7 @@ of a fence's info string are read with mdit-py-plugins' attribute parser, the sa
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,13 @@ from tui.runbooks.runbook import (
 )
 
 RUNBOOKS_DIR = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
+
+
+def runbooks_dir() -> Path:
+    """The runbook folder: $RUNNERDOC_RUNBOOKS_DIR (a team's own), else the shipped ones."""
+    override = os.environ.get("RUNNERDOC_RUNBOOKS_DIR")
+    return Path(override).expanduser() if override else RUNBOOKS_DIR
+
 
 KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CAMEL = re.compile(r"[A-Z][A-Za-z0-9]*")
@@ -749,7 +757,7 @@ def runbook_files(directory: Path) -> list[Path]:
 
 def load_runbooks(directory: Path | None = None) -> dict[str, Runbook]:
     """Every runbook in the folder by id; raise ContentError with all problems if any."""
-    directory = RUNBOOKS_DIR if directory is None else Path(directory)
+    directory = runbooks_dir() if directory is None else Path(directory)
     runbooks: dict[str, Runbook] = {}
     problems: list[Problem] = []
     for path in runbook_files(directory):
