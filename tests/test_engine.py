@@ -195,3 +195,43 @@ def test_journal_survives_a_torn_last_line(tmp_path):
         f.write('{"type": "step-en')  # the process died mid-write
     assert [r["type"] for r in read_journal(journal.path)] == ["run-start"]
     assert json.loads(journal.path.read_text().splitlines()[0])["runbook"] == "x"
+
+
+def test_operator_can_retry_a_failed_change(tmp_path):
+    from tui.runbooks.engine import AfterFailure
+
+    (tmp_path / "fail-here").touch()
+    answers = iter([AfterFailure.RETRY, AfterFailure.FOLLOW])
+
+    def on_failure(outcome):
+        (tmp_path / "fail-here").unlink(missing_ok=True)  # the operator fixed it by hand
+        return next(answers)
+
+    runbook = parse_runbook(DEMO)
+    ex = LocalExecutor()
+    run = RunbookRun(
+        runbook, "runner-01", {"workdir": str(tmp_path)}, {"runner": ex, "local": ex},
+        Journal("20261128-000000-retry1", tmp_path / "j"), confirm=lambda s, c: Decision.RUN,
+        on_failure=on_failure,
+    )  # fmt: skip
+    result = run.start()
+    assert [o.state.value for o in result.outcomes if o.step.name == "maybe-fail"] == [
+        "failed", "passed",
+    ]  # fmt: skip
+    assert result.ok
+    assert "retry" in [r["type"] for r in run.journal.records()]
+
+
+def test_timeline_from_the_journal(tmp_path):
+    from tui.runbooks.timeline import timeline_markdown
+
+    run, _, journal = make_run(tmp_path, values={"label": "a|b `c`"})
+    run.start()
+    text = timeline_markdown(journal.records())
+    assert text.startswith("# Incident timeline: wizard-demo on runner-01")
+    assert "- Operator: alice" in text and "- Outcome: succeeded" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
+    assert [row.split("|")[2].strip() for row in rows] == [
+        "`check-marker`", "`fetch-token`", "`create-marker`", "`maybe-fail`", "`verify-marker`",
+    ]  # fmt: skip
+    assert "created" in text and TOKEN not in text

@@ -520,6 +520,19 @@ def cmd_runbook_resume(args: argparse.Namespace) -> int:
     return _run_runbook(args, resume_id=args.run_id)
 
 
+def cmd_runbook_timeline(args: argparse.Namespace) -> int:
+    from tui.runbooks.journal import find_run, read_journal
+    from tui.runbooks.timeline import timeline_markdown
+
+    text = timeline_markdown(read_journal(find_run(args.run_id)))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
 # --- query -----------------------------------------------------------------------------
 
 
@@ -637,6 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm every step without asking")
     p.add_argument("--break-lock", action="store_true", help="take over a dead run's lock")
     p.set_defaults(func=cmd_runbook_resume)
+    p = rb_sub.add_parser("timeline", help="a run's incident timeline as Markdown")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to a file")
+    p.set_defaults(func=cmd_runbook_timeline)
     p = rb_sub.add_parser("lint", help="check runbooks (all when no path is given)")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func=cmd_runbook_lint)

@@ -41,6 +41,14 @@ class Decision(StrEnum):
     ABORT = "abort"
 
 
+class AfterFailure(StrEnum):
+    """What the operator wants once a step did not pass."""
+
+    FOLLOW = "follow"  # go where the runbook's on_fail says
+    RETRY = "retry"
+    ABORT = "abort"
+
+
 @dataclass(frozen=True)
 class CommandResult:
     exit_status: int | None
@@ -139,6 +147,7 @@ class StepOutcome:
     output: str = ""
     duration: float = 0.0
     checks: list[str] = field(default_factory=list)  # expected vs actual, one line each
+    retried: bool = False  # the operator ran it again; the later attempt counts
 
 
 @dataclass
@@ -155,12 +164,15 @@ class RunResult:
             return False
         bad = (StepState.FAILED, StepState.TIMED_OUT, StepState.ERROR, StepState.CANCELLED)
         for o in self.outcomes:
+            if o.retried:
+                continue
             if o.step.kind in ("remediate", "rollback", "verify") and o.state in bad:
                 return False
         return True
 
 
 Confirm = Callable[[Step, str], Decision]
+OnFailure = Callable[["StepOutcome"], AfterFailure]
 OnEvent = Callable[[str, StepOutcome | None, str], None]
 
 
@@ -185,6 +197,7 @@ class RunbookRun:
         operator: str = "",
         on_event: OnEvent | None = None,
         on_output: Callable[[Step, str], None] | None = None,
+        on_failure: OnFailure | None = None,
     ):
         self.runbook = runbook
         self.runner = runner
@@ -201,6 +214,7 @@ class RunbookRun:
         self.operator = operator
         self.on_event = on_event or (lambda kind, outcome, text: None)
         self.on_output = on_output
+        self.on_failure = on_failure
         self.cancel = threading.Event()
         self.outcomes: list[StepOutcome] = []
         self.redactor: Redactor = journal.redact
@@ -269,6 +283,23 @@ class RunbookRun:
                 break
             step = self.runbook.steps[index]
             outcome = self.run_step(step)
+            aborted_by_operator = False
+            while (
+                self.on_failure is not None
+                and outcome.state in (StepState.FAILED, StepState.TIMED_OUT, StepState.ERROR)
+                and step.kind != "diagnose"
+            ):
+                choice = self.on_failure(outcome)
+                if choice != AfterFailure.RETRY:
+                    aborted_by_operator = choice == AfterFailure.ABORT
+                    break
+                self.journal.write("retry", step=step.name, operator=self.operator)
+                outcome.retried = True
+                outcome = self.run_step(step)
+            if aborted_by_operator:
+                aborted, reason = True, f"aborted by the operator at {step.name}"
+                self._roll_back()
+                break
             if outcome.state == StepState.CANCELLED or self.cancel.is_set():
                 aborted, reason = True, "cancelled"
                 break
