@@ -295,7 +295,7 @@ class RunbookRun:
                     break
                 self.journal.write("retry", step=step.name, operator=self.operator)
                 outcome.retried = True
-                outcome = self.run_step(step)
+                outcome = self.run_step(step, confirmed=True)
             if aborted_by_operator:
                 aborted, reason = True, f"aborted by the operator at {step.name}"
                 self._roll_back()
@@ -342,7 +342,8 @@ class RunbookRun:
                 values[name] = f"<{name} from step {capturer}>"
         return step.render(values)
 
-    def run_step(self, step: Step) -> StepOutcome:
+    def run_step(self, step: Step, *, confirmed: bool = False) -> StepOutcome:
+        """Run one step; `confirmed` when the operator already said yes (a retry)."""
         shown = self.redactor(self.render(step))
         self.on_event("step-start", None, step.name)
         if self.dry_run:
@@ -365,7 +366,7 @@ class RunbookRun:
                 checks=outcome.checks,
             )
             return self._done(outcome)
-        if step.confirm:
+        if step.confirm and not confirmed:
             decision = self.confirm(step, shown)
             if decision != Decision.RUN:
                 state = StepState.DECLINED if decision == Decision.SKIP else StepState.SKIPPED
