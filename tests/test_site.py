@@ -134,3 +134,25 @@ def test_quick_reference_commands_come_from_the_runbooks(built_site):
         fix = runbook.step(runbook.quick_reference["fix"])
         first_word = fix.command.split()[0]
         assert first_word in text
+
+
+def test_every_alert_runbook_url_resolves_to_a_built_page(built_site):
+    from urllib.parse import urlsplit
+
+    from tui.monitoring_pages import alerts_for_runbook, load_alert_rules
+
+    rules = load_alert_rules()
+    assert rules
+    for rule in rules:
+        path = urlsplit(rule.runbook_url).path.lstrip("/")
+        page = built_site / path
+        assert page.is_file(), f"{rule.name}: {rule.runbook_url} is not a page of the site"
+        html = page.read_text()
+        assert "Alerts that link here" in html and f">{rule.name}<" in html, rule.name
+    alerts_page = (built_site / "reference" / "alerts.html").read_text()
+    for rule in rules:
+        assert f'id="{rule.name.lower()}"' in alerts_page
+    for rid in load_runbooks():
+        for rule in alerts_for_runbook(rid):
+            assert rule.runbook == rid
+    assert (built_site / "reference" / "dashboard.html").is_file()

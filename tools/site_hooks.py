@@ -81,6 +81,18 @@ def _signatures_page() -> str:
     return "\n".join(out)
 
 
+def _alerts_page() -> str:
+    from tui.monitoring_pages import alerts_markdown
+
+    return alerts_markdown(_state["runbooks"])
+
+
+def _dashboard_page() -> str:
+    from tui.monitoring_pages import dashboard_markdown
+
+    return dashboard_markdown()
+
+
 def _queries_page() -> str:
     from tui.queries import reference_markdown
 
@@ -109,6 +121,8 @@ def on_files(files, config):
     generated = {
         "reference/queries.md": _queries_page,
         "reference/signatures.md": _signatures_page,
+        "reference/alerts.md": _alerts_page,
+        "reference/dashboard.md": _dashboard_page,
     }
     for uri, make in generated.items():
         files.append(File.generated(config, uri, content=REFERENCE_FRONT_MATTER + make()))
@@ -121,7 +135,11 @@ def on_page_markdown(markdown, page, config, files):
         runbook = _state["runbooks"].get(uri.removeprefix("runbooks/").removesuffix(".md"))
         if runbook is None:
             raise PluginError(f"{uri}: a page in runbooks/ that is not a valid runbook")
-        markdown = runbook_page(markdown, runbook, _state["signatures"])
+        from tui.monitoring_pages import alerts_for_runbook
+
+        markdown = runbook_page(
+            markdown, runbook, _state["signatures"], alerts=alerts_for_runbook(runbook.id)
+        )
     for marker, make in MARKERS.items():
         if marker in markdown:
             markdown = markdown.replace(marker, make())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from tui.runbooks.runbook import Runbook, Step
 from tui.runbooks.signatures import Signature
@@ -61,9 +62,26 @@ def step_meta(step: Step) -> str:
     return f'<p class="rd-step-meta" id="{html.escape(step.name)}">' + " · ".join(parts) + "</p>"
 
 
-def runbook_page(markdown: str, runbook: Runbook, signatures: Iterable[Signature]) -> str:
-    """The runbook page as the site shows it: step badges, and its log signatures appended."""
+def runbook_page(
+    markdown: str,
+    runbook: Runbook,
+    signatures: Iterable[Signature],
+    alerts: Iterable[Any] = (),
+) -> str:
+    """The runbook page as the site shows it: the alerts that link here, step badges, and
+    its log signatures appended. `alerts` are the alert rules whose runbook_url is this page.
+    """
     lines = markdown.split("\n")
+    alerts = list(alerts)
+    if alerts:
+        from tui.monitoring_pages import alert_anchor
+
+        listed = ", ".join(
+            f"[`{a.name}`](../reference/alerts.md#{alert_anchor(a.name)}) ({a.severity})"
+            for a in alerts
+        )
+        title_at = next((i for i, ln in enumerate(lines) if ln.startswith("# ")), -1)
+        lines[title_at + 1 : title_at + 1] = ["", f"**Alerts that link here:** {listed}"]
     # Front matter is already stripped by MkDocs; headings are found by their text.
     by_title = {s.title: s for s in runbook.steps}
     out: list[str] = []
