@@ -601,6 +601,19 @@ class GitHubClient:
         response = await self._request("POST", url, json_body={"body": body})
         return self._parse(response, url, _parse_comment_url)
 
+    async def list_comments(self, repo: str, number: int) -> list[str]:
+        """Every comment's text on an issue, oldest first, across pages."""
+        url = f"{self.api_url}{_repo_path(repo)}/issues/{int(number)}/comments?per_page=100"
+
+        def parse(data: Any) -> tuple[str, ...]:
+            if not isinstance(data, list):
+                raise _BadShape("the answer is not a list of comments")
+            return tuple(
+                c["body"] for c in data if isinstance(c, dict) and isinstance(c.get("body"), str)
+            )
+
+        return await self._get_all(url, parse)
+
     async def close_issue(self, repo: str, number: int, *, reason: str = "completed") -> Issue:
         url = f"{self.api_url}{_repo_path(repo)}/issues/{int(number)}"
         payload = {"state": "closed", "state_reason": reason}
