@@ -17,6 +17,14 @@ GitHub endpoints (see /work/shared/reference/github-api.md for the shapes):
   GET|POST /repos/{o}/{r}/issues/{n}/comments
   GET    /repos/{o}/{r}/actions/runs?status=; GET /repos/{o}/{r}/actions/runs/{id}/jobs
   GET    /rate_limit                                      never counted
+  Public, without a token and never counted (what the runbooks reach without one):
+  GET|HEAD /                                              the API root (a Date header for clocks)
+  GET    /repos/actions/runner/releases/latest            the newest runner release
+  GET    /actions/runner/releases/download/v{V}/actions-runner-{os}-{arch}-{V}.tar.gz
+                                                          the package, from `release_provider`
+  GET    /api/v2/status.json                              githubstatus.com's summary, all green
+  GET    /_apis/health                                    the Actions service's health check
+  HEAD works on every GET path.
 
 Behaviour worth knowing: every answer carries x-ratelimit-* headers; a counted request costs
 one point whatever its method; a GET whose If-None-Match matches answers 304 without a body
@@ -76,7 +84,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -106,6 +114,10 @@ _POOLS = (
     ("pool-gpu", ("gpu",), "X64", 0.2, True),
 )
 _OLD_VERSIONS = ("2.328.0", "2.319.1")
+_RELEASE_ASSET = re.compile(
+    r"/actions/runner/releases/download/v([0-9]+\.[0-9]+\.[0-9]+)/"
+    r"actions-runner-(linux|osx|win)-(x64|arm64|arm)-([0-9]+\.[0-9]+\.[0-9]+)\.(tar\.gz|zip)"
+)
 
 
 class RegistrationRefused(Exception):
@@ -132,6 +144,8 @@ class _Answer:
     status: int
     body: Any = None
     headers: dict[str, str] | None = None
+    raw: bytes | None = None  # a body that is not JSON (a release package)
+    content_type: str | None = None
 
 
 @dataclass
@@ -312,6 +326,9 @@ class GitHubSimulator:
             "2.319.1": ("2026-03-01T00:00:00Z", "2026-09-01T00:00:00Z"),
         }
         self._deprecations.update(deprecations or {})
+        # The newest actions/runner release, and who builds its packages (the lab does).
+        self.latest_release = CURRENT_RUNNER_VERSION
+        self.release_provider: Callable[[str, str], bytes | None] | None = None
         for label in READ_ONLY_LABELS:
             self._label_id(label)
         for runner in runners:
@@ -637,6 +654,19 @@ class GitHubSimulator:
             for rid in matches:
                 del fleet[rid]
 
+    def deprecation(self, version: str) -> tuple[str | None, str | None]:
+        """(registration_deprecates_at, runtime_deprecates_at) of a version; None: supported."""
+        with self._lock:
+            return self._deprecations.get(version, (None, None))
+
+    def version_refused(self, version: str) -> bool:
+        """True when GitHub no longer lets this runner version receive messages."""
+        runtime = self.deprecation(version)[1]
+        if not runtime:
+            return False
+        cutoff = datetime.strptime(runtime, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return cutoff.timestamp() <= self._now()
+
     def deprecate_version(
         self,
         version: str,
@@ -733,6 +763,26 @@ class GitHubSimulator:
                 job["completed_at"] = now
                 job["conclusion"] = conclusion or "success"
             return self._job_json(job)
+
+    def forget_finished_runs(self, keep: int = 200) -> int:
+        """Drop all but the newest `keep` completed runs of each repository (and their jobs).
+
+        A long-running lab finishes thousands of jobs; listing runs looks at every job.
+        Returns how many runs were dropped.
+        """
+        dropped = 0
+        with self._lock:
+            for runs in self._runs.values():
+                done = sorted(r for r in runs if self._run_status(r) == "completed")
+                for run_id in done[: max(0, len(done) - keep)]:
+                    del runs[run_id]
+                    dropped += 1
+            kept = {(repo, run_id) for repo, runs in self._runs.items() for run_id in runs}
+            for job_id in [
+                i for i, j in self._jobs.items() if (j["repo"], j["run_id"]) not in kept
+            ]:
+                del self._jobs[job_id]
+        return dropped
 
     def _run_status(self, run_id: int) -> str:
         statuses = {j["status"] for j in self._jobs.values() if j["run_id"] == run_id}
@@ -866,6 +916,10 @@ class GitHubSimulator:
             # Interruptible, so stop() does not wait for a long delay to pass.
             self._stopping.wait(fault.delay)
         authorization = headers.get("authorization")
+        if method == "GET":
+            public = self._public(path)
+            if public is not None:
+                return self._finish(public, None)
         with self._lock:
             now = self._now()
             self._bucket.roll(now)
@@ -917,6 +971,69 @@ class GitHubSimulator:
                 answer = _Answer(err.status, body, err.headers)
             return self._finish(answer, fault)
 
+    def _public(self, path: str) -> _Answer | None:
+        """Answers GitHub gives anyone: the API root, releases, status pages."""
+        base = self._base_url()
+        if path in ("", "/"):
+            return _Answer(
+                200,
+                {
+                    "current_user_url": f"{base}/user",
+                    "organization_url": f"{base}/orgs/{{org}}",
+                    "rate_limit_url": f"{base}/rate_limit",
+                    "repository_url": f"{base}/repos/{{owner}}/{{repo}}",
+                },
+            )
+        if path == "/repos/actions/runner/releases/latest":
+            version = self.latest_release
+            assets = [
+                {
+                    "name": f"actions-runner-linux-{arch}-{version}.tar.gz",
+                    "browser_download_url": f"{base}/actions/runner/releases/download/v{version}"
+                    f"/actions-runner-linux-{arch}-{version}.tar.gz",
+                    "content_type": "application/gzip",
+                }
+                for arch in ("x64", "arm64", "arm")
+            ]
+            return _Answer(
+                200,
+                {
+                    "url": f"{base}/repos/actions/runner/releases/1",
+                    "html_url": f"https://github.com/actions/runner/releases/tag/v{version}",
+                    "id": 1,
+                    "tag_name": f"v{version}",
+                    "name": f"v{version}",
+                    "draft": False,
+                    "prerelease": False,
+                    "published_at": _iso(self._now() - 86400 * 9),
+                    "assets": assets,
+                },
+            )
+        match = _RELEASE_ASSET.fullmatch(path)
+        if match:
+            version, os_name, arch, again, _ = match.groups()
+            package = None
+            if version == again and os_name == "linux" and self.release_provider is not None:
+                package = self.release_provider(version, arch)
+            if package is None:
+                return _Answer(404, raw=b"Not Found", content_type="text/plain; charset=utf-8")
+            return _Answer(200, raw=package, content_type="application/octet-stream")
+        if path == "/api/v2/status.json":
+            return _Answer(
+                200,
+                {
+                    "page": {
+                        "id": "kctbh9vrtdwd",
+                        "name": "GitHub",
+                        "url": "https://www.githubstatus.com",
+                    },
+                    "status": {"indicator": "none", "description": "All Systems Operational"},
+                },
+            )
+        if path == "/_apis/health":
+            return _Answer(200, {"status": "healthy"})
+        return None
+
     def _charge(self) -> None:
         if self._bucket.remaining <= 0:
             message = "API rate limit exceeded for user ID 1."
@@ -934,6 +1051,9 @@ class GitHubSimulator:
             **(answer.headers or {}),
         }
         body = b""
+        if answer.raw is not None:
+            headers["content-type"] = answer.content_type or "application/octet-stream"
+            return answer.status, headers, answer.raw
         if answer.body is not None and answer.status not in (204, 304):
             body = _encode(answer.body)
             headers["content-type"] = "application/json; charset=utf-8"
@@ -1535,8 +1655,16 @@ def _make_handler(sim: GitHubSimulator) -> type[BaseHTTPRequestHandler]:
             if status not in (204, 304):
                 self.send_header("content-length", str(len(body)))
             self.end_headers()
-            if body and status not in (204, 304):
+            if body and status not in (204, 304) and not getattr(self, "head_only", False):
                 self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            # Answered as the GET would be, headers only (curl -I).
+            self.command, self.head_only = "GET", True
+            try:
+                self._dispatch()
+            finally:
+                self.command, self.head_only = "HEAD", False
 
         do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _dispatch
 
