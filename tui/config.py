@@ -120,6 +120,9 @@ class Settings:
     queued_repos: tuple[str, ...] = ()
     # runner name -> its runner root, where it is not the runbooks' default (the lab).
     runner_roots: Mapping[str, str] = field(default_factory=dict)
+    # Values for runbook parameters where this installation differs from the defaults
+    # (the lab points release downloads and status pages at its simulators).
+    runbook_parameters: Mapping[str, str] = field(default_factory=dict)
     source: Path | None = None  # the file these came from, for messages
     _token: Secret | None = field(default=None, repr=False)
 
@@ -334,6 +337,11 @@ def load_settings(
     roots = lab_t.get("runner_roots", {})
     if not isinstance(roots, Mapping) or not all(isinstance(v, str) for v in roots.values()):
         raise ConfigError(f"{where}: [lab.runner_roots] maps runner names to folders")
+    params = _table(lab_t, "runbook_parameters", where) if "runbook_parameters" in lab_t else {}
+    runbook_t = _table(data, "runbooks", where)
+    params = {**params, **_table(runbook_t, "parameters", where)}
+    if not all(isinstance(v, str) for v in params.values()):
+        raise ConfigError(f"{where}: runbook parameters must be strings")
     return Settings(
         github_api_url=api_url or DEFAULT_API_URL,
         github_url=web_url or "https://github.com",
@@ -350,6 +358,7 @@ def load_settings(
         theme=str(ui.get("theme", "runnerdoc-dark")),
         queued_repos=tuple(queued),
         runner_roots=dict(roots),
+        runbook_parameters=dict(params),
         source=file if file.exists() else None,
         _token=token,
     )

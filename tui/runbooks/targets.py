@@ -67,6 +67,9 @@ def context_values(runbook: Runbook, runner: str, settings: Settings) -> dict[st
     if settings.scope is not None:
         known["github_scope"] = settings.scope.api_path
         known["github_url"] = github_web_url(settings)
+    # [runbooks.parameters] in the config (the lab's [lab.runbook_parameters]) win over
+    # what is derived, e.g. an API URL that goes through the host's DNS like github.com.
+    known.update(settings.runbook_parameters)
     if runner in settings.runner_roots:
         known["runner_root"] = settings.runner_roots[runner]
     return {k: v for k, v in known.items() if k in runbook.parameters}
