@@ -185,10 +185,12 @@ def cpu_counters(state: dict[str, Any], now: float | None = None) -> dict[str, f
     now = time.time() if now is None else now
     cpu = state["cpu"]
     base = dict(cpu.get("counters") or {})
+    # Without a snapshot yet, the counters run from boot at the share the host has now
+    # (counting from "now" would keep them at 0, which reads as 100% busy).
+    since = float(cpu.get("snap", state["boot_time"]))
     if not base:
-        # Counters since boot, at the share the host has now.
-        base = _split(state["boot_time"], cpu.get("snap", state["boot_time"]), cpu.get("busy", 0))
-    elapsed = max(0.0, now - float(cpu.get("snap", now)))
+        base = _split(state["boot_time"], since, cpu.get("busy", 0))
+    elapsed = max(0.0, now - since)
     grow = _split(0.0, elapsed, float(cpu.get("busy", 0.0)))
     return {mode: base.get(mode, 0.0) + grow[mode] for mode in grow}
 

@@ -51,9 +51,12 @@ class HostLock:
         path, info = shlex.quote(self.path), shlex.quote(owner)
         if break_stale:
             self._run(f"rm -rf -- {path}")
+        # No redirection into files: every path is an argument (tee, cat, grep), which
+        # keeps the command plain for auditing and lets the lab map each host's /tmp.
         result = self._run(
-            f"if mkdir -- {path} 2>/dev/null; then printf '%s\\n' {info} > {path}/owner;"
-            f" echo acquired; else cat -- {path}/owner 2>/dev/null; exit {HELD_EXIT}; fi"
+            f"if mkdir -- {path} 2>/dev/null; then printf '%s\\n' {info} | tee -- {path}/owner"
+            f" >/dev/null; echo acquired; else cat -- {path}/owner 2>/dev/null;"
+            f" exit {HELD_EXIT}; fi"
         )
         if result.exit_status == 0 and "acquired" in result.output:
             self.held = True
