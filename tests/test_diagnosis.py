@@ -144,3 +144,27 @@ def test_log_file_with_nothing_known(tmp_path, capsys):
     assert main(["diagnose", "--log-file", str(log)]) == 0
     out = capsys.readouterr().out
     assert "no known problem" in out and "\x1b" not in out
+
+
+def test_errors_the_runner_recovered_from_count_less_than_new_ones():
+    old_disk = ("[2026-11-28 01:00:00Z ERR  JobRunner] System.IO.IOException: No space left on"
+                " device : '/home/runner/actions-runner/_work/_temp/a.sh'")  # fmt: skip
+    lines = [
+        old_disk,
+        journal("Listening for Jobs"),
+        "[2026-11-28 01:10:00Z ERR  StepsRunner] Cannot connect to the Docker daemon at"
+        " unix:///var/run/docker.sock. Is the docker daemon running?",
+    ]
+    findings = diagnose(
+        Evidence(runner="r", state=RunnerState.IDLE, logs=[LogSource("journal", lines)]),
+        RUNBOOKS, SIGNATURES,
+    )  # fmt: skip
+    assert findings[0].runbook == "docker-daemon"
+    disk = next(f for f in findings if f.runbook == "degraded-resources")
+    assert disk.confidence < 0.5 and disk.evidence[0].endswith("(before it recovered)")
+    # Without the recovery line, the disk error is as fresh as any.
+    fresh = diagnose(
+        Evidence(runner="r", state=RunnerState.IDLE, logs=[LogSource("j", [old_disk])]),
+        RUNBOOKS, SIGNATURES,
+    )  # fmt: skip
+    assert fresh[0].runbook == "degraded-resources" and fresh[0].confidence >= 0.8

@@ -9,6 +9,7 @@ evidence for the same runbook combine like independent witnesses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +23,10 @@ GITHUB_STATE_CONFIDENCE = 0.25  # "offline" fits many causes
 METRIC_CONFIDENCE = 0.6
 ALERT_CONFIDENCE = 0.7
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+# A line like these means the runner worked again after whatever came before it, so
+# older error lines in the same log say little about what is wrong now.
+RECOVERED = re.compile(r"Listening for Jobs|Runner reconnected\.|completed with result: Succeeded")
+STALE_FACTOR = 0.25
 
 
 @dataclass(frozen=True)
@@ -111,15 +116,22 @@ def diagnose(
             c.add(ALERT_CONFIDENCE, f"alert {alert.name} firing: {alert.summary or alert.severity}")
 
     for source in evidence.logs:
+        recovered_at = max(
+            (n for n, line in enumerate(source.lines, start=1) if RECOVERED.search(line)),
+            default=0,
+        )
         for m in match_lines(source.lines, list(signatures), source.name):
             c = case(m.signature.runbook)
-            if c is not None:
-                c.add(
-                    m.signature.confidence,
-                    f"{m.source}:{m.line_number}: {one_line(m.line, limit=240)}",
-                    step=m.signature.step,
-                    cause=m.signature.title,
-                )
+            if c is None:
+                continue
+            stale = m.line_number < recovered_at
+            c.add(
+                m.signature.confidence * (STALE_FACTOR if stale else 1.0),
+                f"{m.source}:{m.line_number}: {one_line(m.line, limit=240)}"
+                + (" (before it recovered)" if stale else ""),
+                step=None if stale else m.signature.step,
+                cause=m.signature.title,
+            )
 
     findings = [
         Finding(
