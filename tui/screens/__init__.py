@@ -1,0 +1,1 @@
+"""The terminal UI's screens: fleet, runner, alerts, runbooks, query explorer, help."""

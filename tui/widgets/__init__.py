@@ -1,0 +1,1 @@
+"""Widgets the screens share: the fleet table and header, usage bars, charts, the palette."""
