@@ -39,3 +39,47 @@ def test_fault_is_diagnosed_and_fixed_unattended(lab, kind):
     assert result.findings[0]["runbook"] == result.runbook and result.findings[0]["evidence"]
     assert result.to_finding <= result.to_recovery
     assert result.alerts_resolved is not None
+
+
+def test_one_key_from_the_runner_screen_opens_the_wizard_that_fixes_it(lab, tmp_path):
+    import asyncio
+
+    from tui.app import RunnerdocApp
+    from tui.config import load_settings
+    from tui.screens.runner import RunnerScreen
+    from tui.screens.wizard import WizardScreen
+
+    runner = lab.status()["runners"][0]["name"]
+    lab.run("lab", "fault", runner, "offline", check=True)
+    os.environ["RUNNERDOC_JOURNAL_DIR"] = str(tmp_path / "journal")
+    settings = load_settings(lab.lab_dir / "config.toml", env={})
+
+    async def drive():
+        app = RunnerdocApp(settings)
+        async with app.run_test(size=(100, 32)) as pilot:
+            for _ in range(200):
+                if app.snapshot and app.snapshot.row(runner):
+                    break
+                await pilot.pause(0.1)
+            await app.push_screen(RunnerScreen(app.snapshot.row(runner).runner.id))
+            await pilot.press("w")
+            for _ in range(600):  # diagnosis over SSH, then the wizard's steps
+                screen = app.screen
+                if isinstance(screen, WizardScreen):
+                    if screen.result is not None:
+                        return screen
+                    if screen._waiting == "confirm":
+                        await pilot.press("y")
+                    elif screen._waiting == "failure":
+                        await pilot.press("c")
+                await pilot.pause(0.2)
+            raise AssertionError(f"the wizard did not finish; screen: {app.screen!r}")
+
+    try:
+        screen = asyncio.run(drive())
+        assert screen.runbook.id == "runner-offline" and screen.result.ok
+        lab.wait("online again", lambda: lab.runner_row(runner)["state"] in ("idle", "active"),
+                 lab.clock() + 60)  # fmt: skip
+    finally:
+        os.environ.pop("RUNNERDOC_JOURNAL_DIR", None)
+        lab.run("lab", "heal", runner)

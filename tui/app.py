@@ -29,6 +29,7 @@ from tui.queries import QueryTemplate, load_templates
 from tui.screens.fleet_rows import StateHistory
 from tui.sources.fleet import Clients, FleetCollector, clients_from_settings
 from tui.sources.loki import LokiClient
+from tui.text import one_line
 from tui.theme import THEMES, choose_theme
 from tui.widgets.palette import FleetCommands
 
@@ -229,6 +230,56 @@ class RunnerdocApp(App[int]):
 
     def action_refresh(self) -> None:
         self.refresh_fleet()
+
+    def open_wizard(self, runner: str, runbook_id: str | None = None) -> None:
+        """Open the remediation wizard; without a runbook, diagnose first and take the top."""
+        self.notify(f"diagnosing {one_line(runner, limit=60)}…" if runbook_id is None
+                    else f"opening {runbook_id}…", markup=False)  # fmt: skip
+        self.run_worker(self._open_wizard(runner, runbook_id), group="wizard", exclusive=True)
+
+    async def _open_wizard(self, runner: str, runbook_id: str | None) -> None:
+        import getpass
+
+        from tui.remote import RunnerHosts
+        from tui.runbooks.diagnosis import diagnose
+        from tui.runbooks.evidence import gather
+        from tui.runbooks.journal import Journal, new_run_id
+        from tui.runbooks.runbook import ParameterError
+        from tui.runbooks.targets import context_values, executors, ssh_log_reader
+        from tui.screens.wizard import WizardScreen
+
+        hosts = RunnerHosts(self.settings.ssh)
+        if runbook_id is None:
+            evidence = await gather(
+                runner, self.runbooks, self.templates,
+                github=self.clients.github, prometheus=self.clients.prometheus,
+                alertmanager=self.clients.alertmanager, loki=self.loki,
+                read_logs=ssh_log_reader(self.settings, hosts),
+                host_label=self.settings.host_label,
+            )  # fmt: skip
+            findings = diagnose(evidence, self.runbooks, self.signatures)
+            if not findings:
+                self.notify(f"no known problem found on {one_line(runner)}", markup=False)
+                hosts.close()
+                return
+            runbook_id = findings[0].runbook
+            self.notify(f"top finding: {one_line(findings[0].cause)} -> {runbook_id}",
+                        markup=False)  # fmt: skip
+        runbook = self.runbooks[runbook_id]
+        try:
+            screen = WizardScreen(
+                runbook, runner, context_values(runbook, runner, self.settings),
+                executors(self.settings, runner, hosts), Journal(new_run_id()),
+                operator=f"{getpass.getuser()}@{os.uname().nodename}",
+                read_only=self.read_only,
+            )  # fmt: skip
+        except ParameterError as e:
+            hosts.close()
+            self.notify(f"{e}; run it with runnerdoc runbook run {runbook_id} --runner"
+                        f" {one_line(runner)} --param NAME=VALUE", severity="error",
+                        markup=False)  # fmt: skip
+            return
+        await self.push_screen(screen, callback=lambda _result: hosts.close())
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen

@@ -62,10 +62,15 @@ RUNNER_KEYS = [
     key("tab-runbooks", "b", "tab('alerts')", "Runbooks", show=False),
     key("tab-actions", "x", "tab('actions')", "Actions", show=False),
     key("silence_runner", "s", "silence_runner", "Silence"),
+    key("wizard", "w", "wizard", "Fix"),
     key("copy-name", "y", "copy_name", "Copy name", show=False),
 ]
 
-ALERTS_KEYS = [BACK, key("silence", "s", "silence", "Silence")]
+ALERTS_KEYS = [
+    BACK,
+    key("silence", "s", "silence", "Silence"),
+    key("alert-wizard", "w", "wizard", "Fix"),
+]
 
 RUNBOOKS_KEYS = [BACK]
 

@@ -157,6 +157,18 @@ class AlertsScreen(Screen):
                     break
         ask_and_silence(self, matchers)
 
+    def action_wizard(self) -> None:
+        """Open the wizard for the alert's runbook on the alert's runner."""
+        name, alert = self._selected()
+        if alert is None or not alert.runner:
+            self.notify("pick one alert of a runner (not a group) to fix", markup=False)
+            return
+        runbook = self.runbook_for(name or alert.name, alert)
+        if runbook is None:
+            self.notify(f"no runbook answers {one_line(alert.name, limit=60)}", markup=False)
+            return
+        self.app.open_wizard(alert.runner, runbook)
+
     def action_back(self) -> None:
         self.app.pop_screen()
 

@@ -365,6 +365,12 @@ class RunnerScreen(Screen):
         if row is not None:
             ask_and_silence(self, {"runner": row.name})
 
+    def action_wizard(self) -> None:
+        """Diagnose this runner and open the wizard for the top finding."""
+        row = self.row
+        if row is not None:
+            self.app.open_wizard(row.name)
+
     def action_copy_name(self) -> None:
         row = self.row
         if row is not None:
