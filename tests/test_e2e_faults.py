@@ -83,3 +83,38 @@ def test_one_key_from_the_runner_screen_opens_the_wizard_that_fixes_it(lab, tmp_
     finally:
         os.environ.pop("RUNNERDOC_JOURNAL_DIR", None)
         lab.run("lab", "heal", runner)
+
+
+def test_runnerdoc_lab_in_a_real_terminal(lab):
+    """`runnerdoc --lab` in tmux at 80x24: a broken runner shows up, and keys reach it."""
+    import time
+
+    from test_tui_terminal import Tmux
+
+    runner = lab.status()["runners"][1]["name"]
+    tmux = Tmux(
+        f"exec {runnerdoc_exe()} --lab",
+        {"TERM": "xterm-256color", "RUNNERDOC_LAB_DIR": str(lab.lab_dir)},
+    )
+    try:
+        tmux.wait_for(rf"{RUNNERS} runners", timeout=30)
+        lab.run("lab", "fault", runner, "offline", check=True)
+        screen = tmux.wait_for(rf"^× offline +{runner}", timeout=60)
+        assert len(screen.splitlines()) == 24
+        tmux.keys("/", "state:offline")
+        tmux.wait_for(r"1 of \d+", timeout=20)
+        tmux.keys("Enter")  # keep the filter
+        time.sleep(0.3)
+        tmux.keys("Enter")  # open the runner
+        tmux.wait_for(rf"× offline +{runner}", timeout=20)
+        tmux.wait_for(r"w Fix", timeout=20)
+        tmux.keys("Escape")
+        time.sleep(0.3)
+        tmux.keys("q")
+        deadline = time.monotonic() + 10
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tmux.alive()
+    finally:
+        tmux.close()
+        lab.run("lab", "heal", runner)
