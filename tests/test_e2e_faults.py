@@ -118,3 +118,33 @@ def test_runnerdoc_lab_in_a_real_terminal(lab):
     finally:
         tmux.close()
         lab.run("lab", "heal", runner)
+
+
+def test_hostile_values_run_as_data_on_a_lab_host(lab, tmp_path):
+    """;, |, $(), backticks, newlines, quotes, a leading - and unicode stay one argument."""
+    import shutil
+    from pathlib import Path
+
+    books = tmp_path / "books"
+    books.mkdir()
+    shutil.copy(Path(__file__).parent / "corpus" / "runbooks" / "engine" / "wizard-demo.md", books)
+    runner = lab.status()["runners"][2]["name"]
+    from tui.config import load_settings
+
+    root = load_settings(lab.lab_dir / "config.toml", env={}).runner_roots[runner]
+    work = Path(root) / "_work" / "hostile"
+    work.mkdir(parents=True, exist_ok=True)
+    canary = Path(root) / "_work" / "pwned"
+    hostile = f"-x; touch {canary} | cat $(touch {canary}) `touch {canary}` 'q\"\n日本 \u202e"
+    os.environ["RUNNERDOC_RUNBOOKS_DIR"] = str(books)
+    try:
+        r = lab.run(
+            "--lab", "runbook", "run", "wizard-demo", "--runner", runner,
+            "--param", f"workdir={work}", "--param", f"label={hostile}", "--yes",
+        )  # fmt: skip
+    finally:
+        os.environ.pop("RUNNERDOC_RUNBOOKS_DIR")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr
+    assert (work / "marker").read_text() == hostile + "\n"
+    assert not canary.exists()
+    assert "ghs_SuperSecretToken" not in r.stdout + r.stderr
