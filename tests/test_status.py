@@ -105,3 +105,15 @@ def test_failing_source_keeps_last_good_data_marked_stale(sim):
     assert [r.name for r in second.rows] == [r.name for r in first.rows]
     assert third.source("github").ok and third.source("github").failing_since is None
     assert first.counts()["pool-a"][RunnerState.ORPHAN] == 1
+
+
+def test_queued_jobs_of_the_configured_repositories_are_counted(sim, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    sim.add_queued_job("acme/app", ["self-hosted", "pool-a"], age_seconds=120)
+    sim.add_queued_job("acme/app", ["self-hosted", "gpu"], age_seconds=30)
+    sim.add_queued_job("acme/other", ["self-hosted"], age_seconds=30)
+    cfg = write_config(tmp_path, sim, 'queued_repos = ["acme/app"]\n')
+    assert main(["status", "--json", "--config", cfg]) == 0
+    assert json.loads(capsys.readouterr().out)["queued_jobs"] == 2
+    assert main(["status", "--json", "--config", write_config(tmp_path, sim)]) == 0
+    assert json.loads(capsys.readouterr().out)["queued_jobs"] is None  # not asked: unknown

@@ -90,7 +90,11 @@ class RunnerdocApp(App[int]):
             collector.clients if collector else clients_from_settings(settings)
         )
         self.collector = collector or FleetCollector(
-            self.clients, host_label=settings.host_label, templates=self.templates, clock=clock
+            self.clients,
+            host_label=settings.host_label,
+            templates=self.templates,
+            clock=clock,
+            queued_repos=settings.queued_repos,
         )
         self.loki = LokiClient(settings.loki_url) if settings.loki_url else None
         if log_source is None and self.loki is not None:

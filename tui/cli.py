@@ -72,7 +72,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def collect():
         clients = clients_from_settings(settings)
         try:
-            return await FleetCollector(clients, host_label=settings.host_label).refresh()
+            return await FleetCollector(
+                clients, host_label=settings.host_label, queued_repos=settings.queued_repos
+            ).refresh()
         finally:
             await clients.aclose()
 
@@ -83,6 +85,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             {
                 "taken_at": snap.taken_at,
                 "scope": str(settings.scope),
+                "queued_jobs": snap.queued_jobs,
                 "runners": [
                     {
                         "name": r.name,
@@ -695,6 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.pipeline.commands import add_commands as add_pipeline_commands
 
     add_pipeline_commands(sub, common)
+    __import__("tui.scenarios.commands", fromlist=["add_commands"]).add_commands(sub, common)
 
     q = sub.add_parser("query", help="list and render query templates")
     q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -80,13 +80,19 @@ class FleetCollector:
     clients: Clients
     host_label: str = "runner"
     templates: Mapping[str, QueryTemplate] = field(default_factory=load_templates)
+    # Repositories whose queued jobs are counted (settings.queued_repos); none: not counted.
+    queued_repos: tuple[str, ...] = ()
     clock: Callable[[], float] = time.time
     last: FleetSnapshot | None = None
     _kept: dict[str, _Kept] = field(default_factory=lambda: {n: _Kept() for n in SOURCE_NAMES})
 
-    async def _github(self) -> list[Runner]:
+    async def _github(self) -> tuple[list[Runner], int | None]:
         assert self.clients.github is not None
-        return await self.clients.github.list_runners()
+        runners = await self.clients.github.list_runners()
+        queued = None
+        if self.queued_repos:
+            queued = len(await self.clients.github.queued_jobs(self.queued_repos))
+        return runners, queued
 
     async def _prometheus(self) -> dict[str, HostHealth]:
         assert self.clients.prometheus is not None
@@ -127,7 +133,7 @@ class FleetCollector:
         return self.last
 
     def _snapshot(self, now: float, configured: set[str]) -> FleetSnapshot:
-        runners: list[Runner] = self._kept["github"].data or []
+        runners, queued = self._kept["github"].data or ([], None)
         health: dict[str, HostHealth] = self._kept["prometheus"].data or {}
         alerts: list[Alert] = self._kept["alertmanager"].data or []
         by_runner: dict[str, list[Alert]] = {}
@@ -156,5 +162,10 @@ class FleetCollector:
         )
         rate: RateLimit | None = self.clients.github.rate_limit if self.clients.github else None
         return FleetSnapshot(
-            taken_at=now, rows=rows, alerts=tuple(alerts), sources=sources, rate_limit=rate
+            taken_at=now,
+            rows=rows,
+            alerts=tuple(alerts),
+            sources=sources,
+            rate_limit=rate,
+            queued_jobs=queued,
         )
