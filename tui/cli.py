@@ -698,7 +698,6 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.pipeline.commands import add_commands as add_pipeline_commands
 
     add_pipeline_commands(sub, common)
-    __import__("tui.scenarios.commands", fromlist=["add_commands"]).add_commands(sub, common)
 
     q = sub.add_parser("query", help="list and render query templates")
     q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)
