@@ -698,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.pipeline.commands import add_commands as add_pipeline_commands
 
     add_pipeline_commands(sub, common)
+    from tui.scenarios.commands import add_commands as add_scenario_commands
+
+    add_scenario_commands(sub, common)
 
     q = sub.add_parser("query", help="list and render query templates")
     q_sub = q.add_subparsers(dest="action", metavar="ACTION", required=True)
