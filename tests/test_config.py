@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import threading
@@ -14,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tui.cli import settings_from
 from tui.config import AppTokenProvider, ConfigError, GitHubApp, GitHubScope, Secret, load_settings
 
 TOKEN = "ghp_" + "S3cr3tT0k3n" * 6  # tokens can be any length; never assume a format
@@ -47,6 +49,33 @@ def test_file_then_environment_then_command_line(tmp_path):
     assert s.scope.api_path == "enterprises/big-corp"
 
 
+def test_lab_ignores_what_a_github_actions_job_sets(tmp_path, monkeypatch):
+    # Inside a workflow job GITHUB_API_URL and GITHUB_TOKEN are GitHub's: --lab must not
+    # send the lab's runner names, or its token, anywhere but the lab's simulator.
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "config.toml").write_text(
+        '[github]\norg = "acme"\napi_url = "http://127.0.0.1:4010"\ntoken = "lab-token"\n'
+        '[prometheus]\nurl = "http://127.0.0.1:4020"\n'
+    )
+    (lab / "config.toml").chmod(0o600)
+    monkeypatch.setenv("RUNNERDOC_LAB_DIR", str(lab))
+    monkeypatch.setenv("GITHUB_API_URL", "https://api.github.com")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("RUNNERDOC_PROMETHEUS_URL", "http://prometheus.prod:9090")
+    monkeypatch.setenv("RUNNERDOC_CONFIG", str(tmp_path / "prod.toml"))
+    s = settings_from(argparse.Namespace(lab=True))
+    assert s.github_api_url == "http://127.0.0.1:4010"
+    assert s.prometheus_url == "http://127.0.0.1:4020"
+    assert s.token_provider()().reveal() == "lab-token"
+    # Without --lab the environment still wins, as documented.
+    (tmp_path / "prod.toml").write_text('[github]\norg = "acme"\n')
+    s = settings_from(argparse.Namespace(lab=False))
+    assert s.github_api_url == "https://api.github.com"
+    assert s.prometheus_url == "http://prometheus.prod:9090"
+
+
 def test_config_file_found_through_environment_and_xdg(tmp_path):
     (tmp_path / "runnerdoc").mkdir()
     (tmp_path / "runnerdoc" / "config.toml").write_text('[github]\nrepo = "a/b"\n')
@@ -65,6 +94,8 @@ def test_config_file_found_through_environment_and_xdg(tmp_path):
         ("[github\n", "not valid TOML"),
         ('[prometheus]\nurl = "ftp://x"\n', "must be an http:// or https:// URL"),
         ('[ssh]\nport = "twenty-two"\n', "ssh.port and ssh.connect_timeout must be numbers"),
+        ("[ssh]\nport = 70000\n", "ssh.port must be between 1 and 65535, not 70000"),
+        ("[ssh]\nuser = 7\n", "ssh.user must be a non-empty string"),
         ('read_only = "yes"\n', "read_only must be true or false"),
     ],
 )

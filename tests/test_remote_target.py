@@ -8,6 +8,7 @@ own ssh-keygen.
 from __future__ import annotations
 
 import base64
+import getpass
 import subprocess
 from pathlib import Path
 
@@ -115,6 +116,18 @@ def test_explicit_settings_win_over_ssh_config(tmp_path: Path) -> None:
     # a port in [ssh.hosts] is the most specific of all
     mapped = settings(tmp_path, port=2022, hosts={"r": "web1:2300"})
     assert resolve("r", mapped, config).host.port == 2300
+
+
+def test_a_setting_equal_to_the_default_still_wins_over_ssh_config(tmp_path: Path) -> None:
+    # `user = "runner"` and `port = 22` written in the config file are choices, not "unset".
+    config = ssh_config(tmp_path, "Host web1\n  Port 2200\n  User deploy\n")
+    target = resolve("web1", settings(tmp_path, user="runner", port=22), config)
+    assert (target.host.user, target.host.port) == ("runner", 22)
+    unset = resolve("web1", settings(tmp_path), config)
+    assert (unset.host.user, unset.host.port) == ("deploy", 2200)
+    # A bastion with no user anywhere is logged in to as the local user, as OpenSSH does.
+    jump = resolve("web1", settings(tmp_path, proxy_jump="bastion"), config).jumps[0]
+    assert jump.user == getpass.getuser()
 
 
 def test_proxy_jump_none_in_config_means_direct(tmp_path: Path) -> None:

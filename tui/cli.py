@@ -36,11 +36,12 @@ def _print_json(data: object) -> None:
 
 def settings_from(args: argparse.Namespace):
     """Settings for this command: --lab, --config, scope flags and --read-only applied."""
-    from tui.config import lab_config_path, load_settings
+    from tui.config import lab_config_path, lab_env, load_settings
 
-    path = lab_config_path() if getattr(args, "lab", False) else getattr(args, "config", None)
+    lab = getattr(args, "lab", False)
     return load_settings(
-        path,
+        lab_config_path() if lab else getattr(args, "config", None),
+        env=lab_env() if lab else None,
         org=getattr(args, "org", None),
         repo=getattr(args, "repo", None),
         enterprise=getattr(args, "enterprise", None),

@@ -87,10 +87,14 @@ class GitHubApp:
     private_key_file: Path
 
 
+DEFAULT_SSH_USER = "runner"  # when neither [ssh] user nor ~/.ssh/config names one
+
+
 @dataclass(frozen=True)
 class SSHSettings:
-    user: str = "runner"
-    port: int = 22
+    # None: not set, so ~/.ssh/config decides, then DEFAULT_SSH_USER and port 22.
+    user: str | None = None
+    port: int | None = None
     identity_file: Path | None = None
     known_hosts: Path = field(default_factory=lambda: Path("~/.ssh/known_hosts").expanduser())
     proxy_jump: str | None = None
@@ -168,6 +172,20 @@ def lab_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "runnerdoc" / "lab"
 
 
+# What the environment may say about GitHub and the services, which --lab ignores: in a
+# GitHub Actions job GITHUB_API_URL and GITHUB_TOKEN are GitHub's own, and the lab's runner
+# names must never be sent there.
+_LAB_IGNORES = re.compile(
+    r"^(GITHUB_TOKEN|GITHUB_API_URL|GITHUB_SERVER_URL|RUNNERDOC_CONFIG|RUNNERDOC_[A-Z]+_URL)$"
+)
+
+
+def lab_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a --lab command: the lab's config.toml alone names its services."""
+    given = os.environ if env is None else env
+    return {k: v for k, v in given.items() if not _LAB_IGNORES.match(k)}
+
+
 def lab_config_path(env: Mapping[str, str] | None = None) -> Path:
     path = lab_dir(env) / "config.toml"
     if not path.exists():
@@ -197,12 +215,12 @@ def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
-def _string(table: Mapping[str, Any], key: str, where: str) -> str | None:
+def _string(table: Mapping[str, Any], key: str, where: str, section: str) -> str | None:
     value = table.get(key)
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: {key} must be a non-empty string")
+        raise ConfigError(f"{where}: {section}.{key} must be a non-empty string")
     return value
 
 
@@ -244,8 +262,12 @@ def load_settings(
         raise ConfigError(f"{where}: no such config file")
 
     gh = _table(data, "github", where)
-    api_url = _url(env.get("GITHUB_API_URL") or _string(gh, "api_url", where), "GitHub API URL")
-    web_url = _url(env.get("GITHUB_SERVER_URL") or _string(gh, "url", where), "GitHub URL")
+    api_url = _url(
+        env.get("GITHUB_API_URL") or _string(gh, "api_url", where, "github"), "GitHub API URL"
+    )
+    web_url = _url(
+        env.get("GITHUB_SERVER_URL") or _string(gh, "url", where, "github"), "GitHub URL"
+    )
 
     chosen = {k: v for k, v in (("org", org), ("repo", repo), ("enterprise", enterprise)) if v}
     if len(chosen) > 1:
@@ -292,18 +314,20 @@ def load_settings(
     if not isinstance(hosts, Mapping) or not all(isinstance(v, str) for v in hosts.values()):
         raise ConfigError(f"{where}: [ssh.hosts] maps runner names to host or host:port")
     try:
-        port = int(ssh_t.get("port", 22))
+        port = int(ssh_t["port"]) if "port" in ssh_t else None
         timeout = float(ssh_t.get("connect_timeout", 10))
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: ssh.port and ssh.connect_timeout must be numbers") from None
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"{where}: ssh.port must be between 1 and 65535, not {port}")
     ssh = SSHSettings(
-        user=str(ssh_t.get("user", "runner")),
+        user=_string(ssh_t, "user", where, "ssh"),
         port=port,
         identity_file=Path(ssh_t["identity_file"]).expanduser()
         if "identity_file" in ssh_t
         else None,
         known_hosts=Path(str(ssh_t.get("known_hosts", "~/.ssh/known_hosts"))).expanduser(),
-        proxy_jump=_string(ssh_t, "proxy_jump", where),
+        proxy_jump=_string(ssh_t, "proxy_jump", where, "ssh"),
         config_file=Path(str(ssh_t.get("config_file", "~/.ssh/config"))).expanduser(),
         connect_timeout=timeout,
         hosts=dict(hosts),
@@ -311,7 +335,7 @@ def load_settings(
 
     def service_url(name: str) -> str | None:
         table = _table(data, name, where)
-        value = env.get(f"RUNNERDOC_{name.upper()}_URL") or _string(table, "url", where)
+        value = env.get(f"RUNNERDOC_{name.upper()}_URL") or _string(table, "url", where, name)
         return _url(value, f"{name} URL")
 
     ui = _table(data, "ui", where)

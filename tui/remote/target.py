@@ -6,6 +6,7 @@ in runnerdoc's settings wins over the ssh config, as `ssh -l/-p/-i/-J` win over 
 
 from __future__ import annotations
 
+import getpass
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,12 +14,9 @@ from pathlib import Path
 
 import paramiko
 
-from tui.config import SSHSettings
+from tui.config import DEFAULT_SSH_USER, SSHSettings
 from tui.remote.errors import SSHConfigError
 
-# SSHSettings cannot say whether a value was set or left at its default, so a value equal
-# to the default counts as "not set" and the ssh config may supply it.
-_DEFAULTS = SSHSettings()
 # OpenSSH's default identities, tried when neither runnerdoc nor ssh config names one.
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 
@@ -160,6 +158,7 @@ def _hop(
     user: str | None,
     port: int | None,
     what: str,
+    fallback_user: str = DEFAULT_SSH_USER,
 ) -> tuple[Hop, Mapping[str, object]]:
     options = _lookup(config, host)
     hostname = check_host_name(str(options.get("hostname", host)), f"{what} (ssh config HostName)")
@@ -168,7 +167,7 @@ def _hop(
     hop = Hop(
         host=hostname,
         port=port or config_port or 22,
-        user=user or (str(config_user) if config_user else ssh.user),
+        user=user or (str(config_user) if config_user else fallback_user),
         identity_files=_identities(ssh, options),
     )
     return hop, options
@@ -179,9 +178,7 @@ def resolve(runner: str, ssh: SSHSettings, config: paramiko.SSHConfig | None) ->
     mapped = ssh.hosts.get(runner)
     what = f"[ssh.hosts] {runner}" if mapped else f"runner {runner!r}"
     host, mapped_port = split_host_port(mapped or runner, what)
-    explicit_port = mapped_port or (ssh.port if ssh.port != _DEFAULTS.port else None)
-    explicit_user = ssh.user if ssh.user != _DEFAULTS.user else None
-    hop, options = _hop(host, ssh, config, user=explicit_user, port=explicit_port, what=what)
+    hop, options = _hop(host, ssh, config, user=ssh.user, port=mapped_port or ssh.port, what=what)
 
     jump_spec = ssh.proxy_jump or options.get("proxyjump")
     command = str(options.get("proxycommand", "none"))
@@ -194,6 +191,8 @@ def resolve(runner: str, ssh: SSHSettings, config: paramiko.SSHConfig | None) ->
     if jump_spec:
         where = "[ssh] proxy_jump" if ssh.proxy_jump else f"ssh config ProxyJump for {host}"
         for user, jump_host, jump_port in parse_jumps(str(jump_spec), where):
-            jump, _ = _hop(jump_host, ssh, config, user=user, port=jump_port, what=where)
+            # A bastion account: [ssh] user when set, else as OpenSSH does, the local user.
+            jump, _ = _hop(jump_host, ssh, config, user=user, port=jump_port, what=where,
+                           fallback_user=ssh.user or getpass.getuser())  # fmt: skip
             jumps.append(jump)
     return SSHTarget(runner=runner, host=hop, jumps=tuple(jumps))
