@@ -168,3 +168,34 @@ def test_errors_the_runner_recovered_from_count_less_than_new_ones():
         RUNBOOKS, SIGNATURES,
     )  # fmt: skip
     assert fresh[0].runbook == "degraded-resources" and fresh[0].confidence >= 0.8
+
+
+def test_a_worker_log_error_from_before_the_last_good_job_is_history():
+    # The newest Worker log still holds the failed job's Docker error after the host was
+    # healed; the journal, a different log, shows the runner listening and a job passing
+    # since. Times decide, across logs.
+    docker = ("[2026-11-28 01:00:00Z ERR  StepsRunner] Cannot connect to the Docker daemon at"
+              " unix:///var/run/docker.sock. Is the docker daemon running?")  # fmt: skip
+    since = [
+        "2026-11-28T01:05:00+0000 host-01 runsvc.sh[812]: 2026-11-28 01:05:00Z: Listening for Jobs",
+        "2026-11-28T01:07:00+0000 host-01 runsvc.sh[812]: 2026-11-28 01:07:00Z: Job build"
+        " completed with result: Succeeded",
+    ]
+
+    def docker_finding(worker: list[str], journal_lines: list[str]):
+        logs = [LogSource("journal", journal_lines), LogSource("worker-log", worker)]
+        findings = diagnose(
+            Evidence(runner="r", state=RunnerState.IDLE, logs=logs), RUNBOOKS, SIGNATURES
+        )
+        return next((f for f in findings if f.runbook == "docker-daemon"), None)
+
+    healed = docker_finding([docker], since)
+    assert healed is not None and healed.confidence < 0.5, healed
+    assert healed.evidence[0].endswith("(before it recovered)") and healed.step is None
+    # The same error after the last good job is the cause.
+    again = docker.replace("01:00:00Z", "01:09:00Z")
+    fresh = docker_finding([again], since)
+    assert fresh is not None and fresh.confidence >= 0.8 and fresh.step is not None
+    # A log with no times cannot be placed against another log: it keeps its weight.
+    untimed = docker_finding([docker.split("] ", 1)[1]], since)
+    assert untimed is not None and untimed.confidence >= 0.8

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tui.model import Alert, Finding, RunnerState
 from tui.runbooks.runbook import Runbook
@@ -27,6 +28,12 @@ SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 # older error lines in the same log say little about what is wrong now.
 RECOVERED = re.compile(r"Listening for Jobs|Runner reconnected\.|completed with result: Succeeded")
 STALE_FACTOR = 0.25
+# The time a log line carries near its start: `[2024-05-01 10:00:00Z INFO Worker]` in
+# _diag, `2024-05-01T10:00:00+0000 host unit[1]:` from `journalctl -o short-iso`, and the
+# runner's own `2024-05-01 10:00:00Z: Listening for Jobs` after a `-o short` prefix. Lines
+# of one host share its clock, so comparing them holds even when that clock is wrong.
+STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?")
+STAMP_WITHIN = 64  # characters: a date further in is part of the message, not its time
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,18 @@ def diagnose(
         if c is not None:
             c.add(ALERT_CONFIDENCE, f"alert {alert.name} firing: {alert.summary or alert.severity}")
 
+    # The runner worked again after an error when, later in the same log or at a later
+    # time in any log of the host, it listened for jobs or finished one: a Worker log's
+    # Docker error from before the last good job is history, not the cause.
+    recovered_when = max(
+        (
+            t
+            for source in evidence.logs
+            for line in source.lines
+            if RECOVERED.search(line) and (t := line_time(line)) is not None
+        ),
+        default=None,
+    )
     for source in evidence.logs:
         recovered_at = max(
             (n for n, line in enumerate(source.lines, start=1) if RECOVERED.search(line)),
@@ -124,7 +143,10 @@ def diagnose(
             c = case(m.signature.runbook)
             if c is None:
                 continue
-            stale = m.line_number < recovered_at
+            when = line_time(m.line)
+            stale = m.line_number < recovered_at or (
+                when is not None and recovered_when is not None and when < recovered_when
+            )
             c.add(
                 m.signature.confidence * (STALE_FACTOR if stale else 1.0),
                 f"{m.source}:{m.line_number}: {one_line(m.line, limit=240)}"
@@ -146,6 +168,18 @@ def diagnose(
     ]
     findings.sort(key=lambda f: (-f.confidence, SEVERITY_RANK.get(f.severity, 3), f.runbook))
     return findings
+
+
+def line_time(line: str) -> float | None:
+    """Seconds since the epoch a log line starts with, or None when it has no time."""
+    found = STAMP.search(line, 0, STAMP_WITHIN)
+    if found is None:
+        return None
+    day, clock, zone = found.groups()
+    try:  # a time without a zone is UTC, as the runner writes it
+        return datetime.fromisoformat(f"{day}T{clock}{zone or 'Z'}").timestamp()
+    except ValueError:
+        return None
 
 
 def classify_log(

@@ -98,7 +98,7 @@ def ssh_log_reader(
         root = shlex.quote(settings.runner_roots.get(runner, DEFAULT_RUNNER_ROOT))
         n = int(lines)
         commands = {
-            "journal": f'journalctl -u "$(cat {root}/.service)" -n {n} --no-pager -o short',
+            "journal": f'journalctl -u "$(cat {root}/.service)" -n {n} --no-pager -o short-iso',
             "runner-log": f'tail -n {n} "$(ls -t {root}/_diag/Runner_*.log | head -n 1)"',
             "worker-log": f'tail -n {n} "$(ls -t {root}/_diag/Worker_*.log | head -n 1)"',
         }
