@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from scenario_samples import sample_results
 
 from lab import processes
 from lab.faults import KINDS
@@ -27,9 +28,11 @@ from tui.scenarios.definitions import (
     SCENARIOS,
     Scenario,
     Step,
+    alert_notified,
 )
 from tui.scenarios.environment import sink_alerts
 from tui.scenarios.reports import (
+    GENERATED,
     latest_results_markdown,
     report_markdown,
     scenario_results_markdown,
@@ -301,6 +304,74 @@ def test_a_scenario_that_cannot_run_here_is_skipped_with_why() -> None:
 # ----- the sink's notifications ---------------------------------------------------------------
 
 
+class AlertingEnvironment(FakeEnvironment):
+    """A real fleet's Alertmanager (no sink): the alert is held inhibited, then active."""
+
+    def __init__(self, runbook_url: str) -> None:
+        super().__init__()
+        self.runbook_url = runbook_url
+        self.asked = 0
+
+    def rule_runbook_url(self, alertname: str) -> str:
+        return self.runbook_url
+
+    def alertmanager_alerts(self, alertname: str, runner: str) -> list[dict[str, Any]]:
+        self.asked += 1
+        state = "suppressed" if self.asked < 3 else "active"  # silenced, then not
+        return [{"status": {"state": state, "inhibitedBy": [], "silencedBy": ["s1"]},
+                 "annotations": {"runbook_url": self.runbook_url}}]  # fmt: skip
+
+    def inhibitors(self, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return []
+
+
+class InhibitingEnvironment(AlertingEnvironment):
+    """The pool's last runner is offline: RunnerPoolEmpty holds back its RunnerOffline."""
+
+    def alertmanager_alerts(self, alertname: str, runner: str) -> list[dict[str, Any]]:
+        return [{"status": {"state": "suppressed", "inhibitedBy": ["f00d"], "silencedBy": []},
+                 "annotations": {"runbook_url": self.runbook_url}}]  # fmt: skip
+
+    def inhibitors(self, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        assert [a["status"]["inhibitedBy"] for a in held] == [["f00d"]]
+        return [{"fingerprint": "f00d",
+                 "labels": {"alertname": "RunnerPoolEmpty", "pool": "pool-a"},
+                 "annotations": {"runbook_url": self.runbook_url}}]  # fmt: skip
+
+
+def _notified(env: AlertingEnvironment, runbook: str | None):
+    def given(ctx) -> str:
+        ctx.values.update(runner="pool-a-001", alert="DockerDaemonDown")
+        return "given"
+
+    return run_scenario(_scenario(Step("given", "", 5, given), alert_notified(runbook)), env)  # type: ignore[arg-type]
+
+
+def test_without_a_sink_the_alert_must_be_active_in_alertmanager_with_its_runbook() -> None:
+    url = "https://runbooks.example.com/runbooks/docker-daemon.html"
+    outcome = _notified(AlertingEnvironment(url), None)
+    assert outcome.state == "passed", outcome.reason
+    assert outcome.steps[1].seen == f"DockerDaemonDown active in Alertmanager, runbook_url {url}"
+
+    outcome = _notified(AlertingEnvironment(url), "runner-offline")
+    assert (
+        outcome.steps[1].seen
+        == f"DockerDaemonDown's runbook_url {url} is not the runner-offline page"
+    )
+    outcome = _notified(AlertingEnvironment("https://wiki.example.com/DockerDown"), None)
+    assert outcome.steps[1].seen.endswith("is not a runbook's page")
+
+
+def test_an_inhibited_alert_counts_when_the_alert_inhibiting_it_is_sent_instead() -> None:
+    url = "https://runbooks.example.com/runbooks/runner-offline.html"
+    outcome = _notified(InhibitingEnvironment(url), "runner-offline")
+    assert outcome.state == "passed", outcome.reason
+    assert outcome.steps[1].seen == (
+        "DockerDaemonDown is held back by the inhibit rule in favour of "
+        f"RunnerPoolEmpty (pool-a), runbook_url {url}"
+    )
+
+
 def test_sink_alerts_read_slack_and_webhook_notifications() -> None:
     url = "http://docs/runbooks/degraded-resources.html"
     slack = {
@@ -344,44 +415,6 @@ def test_sink_alerts_read_slack_and_webhook_notifications() -> None:
 
 
 # ----- reports -------------------------------------------------------------------------------
-
-
-HOSTILE = "exit 1\n\x1b]52;c;cGF5bG9hZA==\x07</failure>]]> ``` | pipe"
-
-
-def sample_results() -> dict[str, Any]:
-    def step(title: str, state: str, seconds: float, seen: str = "", cleanup=False) -> dict:
-        return {"title": title, "asserts": f"{title} holds", "deadline": 60.0, "state": state,
-                "seconds": seconds, "seen": seen, "cleanup": cleanup}  # fmt: skip
-
-    return {
-        "format": "runnerdoc-scenarios/1",
-        "environment": "the lab (4 runners)",
-        "location": "/tmp/lab",
-        "kind": "lab",
-        "started_at": 1_700_000_000.0,
-        "seconds": 42.5,
-        "ok": False,
-        "scenarios": [
-            {"name": "fault-disk-full", "title": "Fault disk-full", "story": "INFRA-474",
-             "state": "passed", "seconds": 11.4, "started_at": 1_700_000_000.0,
-             "runners": ["pool-a-001"], "finding_seconds": 1.6, "recovery_seconds": 10.5,
-             "reason": "",
-             "steps": [step("Inject", "passed", 0.2), step("Diagnose", "passed", 1.4),
-                       step("Heal pool-a-001", "passed", 0.3, cleanup=True)]},
-            {"name": "fault-clock-skew", "title": "Fault clock-skew", "story": "INFRA-474",
-             "state": "failed", "seconds": 31.1, "started_at": 1_700_000_012.0,
-             "runners": ["pool-b-001"], "finding_seconds": 2.0, "recovery_seconds": None,
-             "reason": "Runbook registration-clock fixes it: exit 1",
-             "steps": [step("Inject", "passed", 0.2),
-                       step("Runbook registration-clock fixes it", "failed", 30.0, HOSTILE),
-                       step("GitHub shows the runner online", "not run", 0.0)]},
-            {"name": "automatic-failover", "title": "Failover", "story": "INFRA-474",
-             "state": "skipped", "seconds": 0.0, "started_at": 0.0, "runners": [],
-             "finding_seconds": None, "recovery_seconds": None,
-             "reason": "lab only: it changes CI_RUNNER", "steps": []},
-        ],
-    }  # fmt: skip
 
 
 def test_reports_markdown_junit_and_json(tmp_path: Path) -> None:
@@ -456,10 +489,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def test_every_scenario_passes_live_against_the_lab(lab: dict[str, Any]) -> None:
-    report = lab["folder"] / "report"
+    # The report goes where the site's "Scenario results" page is built from: the docs
+    # session of ./dev test, which runs after this, publishes this very run.
+    report = ROOT / GENERATED
+    for old in report.glob("*"):  # never read the report of an earlier run
+        old.unlink()
     result = runnerdoc(
         "scenario", "run", "--all", "--live", "--lab", "--report", str(report),
-        env=lab["env"], timeout=420,
+        env=lab["env"], timeout=900,
     )  # fmt: skip
     sys.stdout.write(result.stdout)  # per-step timings, in pytest's captured output
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

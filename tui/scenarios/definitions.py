@@ -11,7 +11,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -468,30 +468,110 @@ def _sink_since(ctx: Context, alertname: str | None, status: str) -> list[SinkAl
     ]
 
 
-def sink_notified(runbook: str) -> Step:
+_RUNBOOK_PAGE = re.compile(r"/runbooks/([a-z0-9][a-z0-9-]*)(\.html|/)?$")
+# Labels that say what an inhibiting alert is about (a pool, a runner, a host).
+_SUBJECT_LABELS = ("pool", "runner", "instance")
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The alert Alertmanager sends in place of an inhibited one (RunnerPoolEmpty for the
+    RunnerOffline of a pool's last runner): its name, what it is about, its runbook."""
+
+    alertname: str
+    about: tuple[str, ...]
+    runbook_url: str
+
+    @classmethod
+    def of(cls, alert: Mapping[str, Any]) -> _Page | None:
+        labels, notes = alert.get("labels") or {}, alert.get("annotations") or {}
+        url = str(notes.get("runbook_url") or "")
+        if not _RUNBOOK_PAGE.search(url):
+            return None
+        about = tuple(str(labels[k]) for k in _SUBJECT_LABELS if labels.get(k))
+        return cls(str(labels.get("alertname", "?")), about, url)
+
+    def describe(self) -> str:
+        return f"{self.alertname} ({', '.join(self.about) or 'no subject'})"
+
+    def in_sink(self, ctx: Context, status: str) -> list[SinkAlert]:
+        since = float(ctx.values.get("injected_at", 0.0))
+        return [
+            a
+            for a in ctx.env.sink_alerts()
+            if a.received >= since and a.status == status and a.alertname == self.alertname
+            and a.runbook_url == self.runbook_url and all(a.names(v) for v in self.about)
+        ]  # fmt: skip
+
+
+def alert_notified(runbook: str | None = None) -> Step:
+    """The firing alert is sent on with its rule's runbook_url: in the lab, Alertmanager's
+    notification lands in the sink; elsewhere, Alertmanager's API holds it active.
+
+    An alert an inhibit rule holds back counts when the alert inhibiting it is sent on
+    instead, as the rules intend (one page for a pool, not one per runner).
+    """
+
     def action(ctx: Context) -> str:
         alert = str(ctx.values["alert"])
         expected = ctx.env.rule_runbook_url(alert)
         if not expected:
             raise StepFailed(f"Prometheus's rule {alert} has no runbook_url annotation")
-        if not re.search(rf"/{re.escape(runbook)}(\.html|/)?$", expected):
+        page = _RUNBOOK_PAGE.search(expected)
+        if page is None:
+            raise StepFailed(f"{alert}'s runbook_url {expected} is not a runbook's page")
+        if runbook is not None and page.group(1) != runbook:
             raise StepFailed(f"{alert}'s runbook_url {expected} is not the {runbook} page")
+        runner = _runner(ctx)
 
-        def check() -> tuple[bool, str]:
+        def instead(held: list[dict[str, Any]]) -> list[_Page]:
+            pages = [_Page.of(a) for a in ctx.env.inhibitors(held)]
+            return [p for p in pages if p is not None]
+
+        def in_sink() -> tuple[bool, str]:
             found = _sink_since(ctx, alert, "firing")
             good = [a for a in found if a.runbook_url == expected]
             if good:
                 return True, f"{alert} firing at {good[0].path}, runbook_url {expected}"
             if found:
                 return False, f"{alert} arrived with runbook_url {found[0].runbook_url}"
-            return False, f"no firing {alert} for {_runner(ctx)} in the sink yet"
+            for other in instead(ctx.env.alertmanager_alerts(alert, runner)):
+                sent = other.in_sink(ctx, "firing")
+                if sent:
+                    ctx.values["paged_as"] = other
+                    return True, (
+                        f"{alert} is held back by the inhibit rule, as designed: "
+                        f"{other.describe()} reached the sink at {sent[0].path} in its place, "
+                        f"runbook_url {other.runbook_url}"
+                    )
+            return False, f"no firing {alert} for {runner} in the sink yet"
 
-        return ctx.poll(check)
+        def in_alertmanager() -> tuple[bool, str]:
+            held = ctx.env.alertmanager_alerts(alert, runner)
+            active = [a for a in held if a["status"]["state"] == "active"]
+            good = [a for a in active if a.get("annotations", {}).get("runbook_url") == expected]
+            if good:
+                return True, f"{alert} active in Alertmanager, runbook_url {expected}"
+            others = instead(held)
+            if others:
+                ctx.values["paged_as"] = others[0]
+                return True, (
+                    f"{alert} is held back by the inhibit rule in favour of "
+                    f"{others[0].describe()}, runbook_url {others[0].runbook_url}"
+                )
+            if held:
+                return False, f"Alertmanager holds {alert} {held[0]['status']['state']}"
+            return False, f"Alertmanager holds no {alert} for {runner} yet"
 
+        return ctx.poll(in_sink if ctx.env.sink_file is not None else in_alertmanager)
+
+    which = f"the {runbook} page" if runbook else "its runbook's page on the site"
     return Step(
         "The alert reaches the sink with its runbook_url",
-        "Alertmanager's notification of the firing alert is in the lab sink's JSONL, naming "
-        f"the runner and linking the alert rule's runbook_url (the {runbook} page)",
+        "Alertmanager's notification of the firing alert is in the lab sink's JSONL (on a "
+        "real fleet: Alertmanager holds it active), naming the runner and linking the alert "
+        f"rule's runbook_url ({which}); or, when an inhibit rule holds it back, the alert "
+        "inhibiting it is sent in its place with its own runbook_url",
         60,
         action,
     )
@@ -521,6 +601,11 @@ def alert_resolved(alert: str | None = None) -> Step:
             if fired and notified[-1].status != "resolved":
                 return False, f"the sink's last word on {name} is firing: no resolved yet"
             how = "resolved notification in the sink" if fired else "it never reached the sink"
+            paged: _Page | None = ctx.values.get("paged_as")
+            if paged is not None:
+                if not paged.in_sink(ctx, "resolved"):
+                    return False, f"no resolved {paged.describe()} in the sink yet"
+                how = f"{paged.describe()}, sent in its place, resolved in the sink"
             return True, f"{name} resolved in Prometheus and Alertmanager ({how})"
 
         return ctx.poll(check)
@@ -817,7 +902,8 @@ def never_flaps() -> Step:
 def _fault_scenario(case: FaultCase) -> Scenario:
     steps = [pick_runner(clean=True), inject(case.kind), diagnose_names(case.runbook)]
     if case.alert:
-        steps.append(alert_raised((case.alert,), firing=False))
+        # The on-call's order: the alert fires and is sent on before anyone fixes a thing.
+        steps += [alert_raised((case.alert,), firing=True), alert_notified()]
     steps += [
         runbook_fixes(case.runbook, case.params),
         github_shows("online", mark="recovered"),
@@ -828,9 +914,10 @@ def _fault_scenario(case: FaultCase) -> Scenario:
         name=f"fault-{case.kind}",
         title=f"Fault {case.kind}: diagnosed, fixed by {case.runbook}",
         summary=(
-            f"inject {case.kind}; diagnosis names {case.runbook} first; its runbook, run with "
-            "--yes over SSH, brings the runner back online"
-            + (f"; {case.alert} resolves" if case.alert else "")
+            f"inject {case.kind}; diagnosis names {case.runbook} first"
+            + (f"; {case.alert} fires and is sent on with its runbook_url" if case.alert else "")
+            + "; the runbook, run with --yes over SSH, brings the runner back online"
+            + (f"; {case.alert} resolves and is notified resolved" if case.alert else "")
         ),
         steps=tuple(steps),
         faults=(case.kind,),
@@ -852,7 +939,7 @@ def _degradation_detection() -> Scenario:
             # Diagnosis first, so its time from injection is the diagnosis's own.
             diagnose_names("degraded-resources"),
             alert_raised(("HostDiskFull", "HostDiskFillingUp"), firing=True),
-            sink_notified("degraded-resources"),
+            alert_notified("degraded-resources"),
         ),
         faults=("disk-full",),
         needs_sink=True,
@@ -899,7 +986,7 @@ def _monitoring_alerts() -> Scenario:
             pick_runner(),
             inject("docker-down"),
             alert_raised(("DockerDaemonDown",), firing=True),
-            sink_notified("docker-daemon"),
+            alert_notified("docker-daemon"),
             heal_now(),
             alert_resolved("DockerDaemonDown"),
             sink_resolved(),

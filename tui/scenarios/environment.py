@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from tui.config import ConfigError, Settings, lab_dir, load_settings
+from tui.config import ConfigError, Settings, lab_dir, lab_env, load_settings
 from tui.model import pool_of
 from tui.sources.github import parse_runner
 from tui.text import one_line, safe_text
@@ -33,8 +33,6 @@ from tui.text import one_line, safe_text
 HTTP_TIMEOUT = 10.0
 # Settings from the environment win over a config file; a CI job sets GITHUB_API_URL and
 # GITHUB_TOKEN for its own repository, which would send `runnerdoc --lab` to github.com.
-_LAB_MASKED = re.compile(r"^(GITHUB_TOKEN|GITHUB_API_URL|GITHUB_SERVER_URL|RUNNERDOC_CONFIG"
-                         r"|RUNNERDOC_[A-Z]+_URL)$")  # fmt: skip
 # Faults a real host can be given and taken back with systemctl alone.
 REAL_FAULTS = ("offline", "docker-down")
 
@@ -303,6 +301,15 @@ class Environment:
         answer.raise_for_status()
         return list(answer.json())
 
+    def inhibitors(self, held: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The alerts Alertmanager says inhibit any of `held` (by their fingerprints)."""
+        wanted = {fp for a in held for fp in (a.get("status") or {}).get("inhibitedBy") or []}
+        if not wanted:
+            return []
+        answer = httpx.get(self._url("alertmanager") + "/api/v2/alerts", timeout=HTTP_TIMEOUT)
+        answer.raise_for_status()
+        return [a for a in answer.json() if a.get("fingerprint") in wanted]
+
     # ----- the lab's sink ---------------------------------------------------------------------
 
     def sink_alerts(self) -> list[SinkAlert]:
@@ -381,7 +388,7 @@ class LabEnvironment(Environment):
 
     def __init__(self, folder: Path | None = None, env: Mapping[str, str] | None = None):
         base_env = dict(os.environ if env is None else env)
-        masked = {k: v for k, v in base_env.items() if not _LAB_MASKED.match(k)}
+        masked = lab_env(base_env)
         self.folder = Path(folder) if folder is not None else lab_dir(base_env)
         masked["RUNNERDOC_LAB_DIR"] = str(self.folder)
         try:
