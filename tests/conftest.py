@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scenario_samples import sample_results
+
+from tui.scenarios.reports import write_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -33,7 +36,14 @@ def chromium_path() -> str:
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     mkdocs = Path(sys.executable).with_name("mkdocs")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner
+    # The Scenario results page is built from a known report, not whatever ran here last.
+    report = tmp_path_factory.mktemp("scenario-report")
+    write_reports(sample_results(), report)
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",  # Material's end-of-life banner
+        "RUNNERDOC_SCENARIO_REPORT": str(report),
+    }
     result = subprocess.run(
         [str(mkdocs), "build", "--strict", "--site-dir", str(out)],
         cwd=ROOT, capture_output=True, text=True, env=env,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+SAW = "degraded-resources first for pool-a-001 <img src=x onerror=alert(1)> | one cell"
 HOSTILE = "exit 1\n\x1b]52;c;cGF5bG9hZA==\x07</failure>]]> ``` | pipe"
 
 
@@ -29,7 +30,7 @@ def sample_results() -> dict[str, Any]:
              "state": "passed", "seconds": 11.4, "started_at": 1_700_000_000.0,
              "runners": ["pool-a-001"], "finding_seconds": 1.6, "recovery_seconds": 10.5,
              "reason": "",
-             "steps": [step("Inject", "passed", 0.2), step("Diagnose", "passed", 1.4),
+             "steps": [step("Inject", "passed", 0.2), step("Diagnose", "passed", 1.4, SAW),
                        step("Heal pool-a-001", "passed", 0.3, cleanup=True)]},
             {"name": "fault-clock-skew", "title": "Fault clock-skew", "story": "INFRA-474",
              "state": "failed", "seconds": 31.1, "started_at": 1_700_000_012.0,

@@ -440,9 +440,17 @@ def test_reports_markdown_junit_and_json(tmp_path: Path) -> None:
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "| fault-disk-full | pass | 11.4 | 1.6 | 10.5 |" in markdown
     assert "| fault-clock-skew | **FAIL** | 31.1 | 2.0 | – |" in markdown
-    assert "| 3 | cleanup: Heal pool-a-001 | Heal pool-a-001 holds | pass | 0.3 | 60 |" in markdown
+    heal = "| 3 | cleanup: Heal pool-a-001 | Heal pool-a-001 holds | pass | 0.3 | 60 |  |"
+    assert heal in markdown
     online = "GitHub shows the runner online"
-    assert f"| 3 | {online} | {online} holds | not run | – | 60 |" in markdown
+    assert f"| 3 | {online} | {online} holds | not run | – | 60 | – |" in markdown
+    # What a passed step saw is shown too, as text: a runner name cannot inject HTML.
+    assert (
+        "| 2 | Diagnose | Diagnose holds | pass | 1.4 | 60 | degraded-resources first for "
+        "pool-a-001 &lt;img src=x onerror=alert(1)&gt; \\| one cell |"
+    ) in markdown
+    fix = "Runbook registration-clock fixes it"
+    assert f"| 2 | {fix} | {fix} holds | **FAIL** | 30.0 | 60 | see below |" in markdown
     # What a failed step saw is fenced so that nothing in it can end the fence or a table.
     assert "````text\nexit 1\n" in markdown and "\x1b" not in markdown
     assert "Skipped: lab only: it changes CI_RUNNER" in markdown

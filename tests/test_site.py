@@ -156,3 +156,29 @@ def test_every_alert_runbook_url_resolves_to_a_built_page(built_site):
         for rule in alerts_for_runbook(rid):
             assert rule.runbook == rid
     assert (built_site / "reference" / "dashboard.html").is_file()
+
+
+@pytest.mark.browser
+def test_scenario_results_page_is_built_from_the_latest_report(browser, site_url):
+    # conftest builds the site from scenario_samples' report: one pass, one fail, one skip.
+    page = browser.new_page()
+    page.goto(site_url + "index.html")
+    page.get_by_role("link", name="Scenario results").first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith("reference/scenario-results.html"), page.url
+    assert page.locator("h1").first.inner_text().startswith("Scenario results")
+    text = page.locator("article").inner_text()
+    assert "1 scenario(s) failed: fault-clock-skew" in text
+    rows = page.locator("article table").first.locator("tbody tr")
+    cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+    assert [c[:2] for c in cells] == [
+        ["fault-disk-full", "pass"],
+        ["fault-clock-skew", "FAIL"],
+        ["automatic-failover", "skipped"],
+    ], cells
+    # What a step saw is shown as text: no control characters, no markup from it.
+    assert "\x1b" not in text and "\x07" not in text
+    assert "</failure>]]>" in text
+    assert "pool-a-001 <img src=x onerror=alert(1)> | one cell" in text
+    assert page.locator("article img").count() == 0
+    page.close()

@@ -8,6 +8,7 @@ from what `runnerdoc` runs. A source that does not load fails the build.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -93,6 +94,13 @@ def _dashboard_page() -> str:
     return dashboard_markdown()
 
 
+def _scenario_results_page() -> str:
+    from tui.scenarios.reports import latest_results_markdown
+
+    # RUNNERDOC_SCENARIO_REPORT names another report folder (a CI artefact, a test's sample).
+    return latest_results_markdown(root=ROOT, folder=os.environ.get("RUNNERDOC_SCENARIO_REPORT"))
+
+
 def _queries_page() -> str:
     from tui.queries import reference_markdown
 
@@ -123,6 +131,7 @@ def on_files(files, config):
         "reference/signatures.md": _signatures_page,
         "reference/alerts.md": _alerts_page,
         "reference/dashboard.md": _dashboard_page,
+        "reference/scenario-results.md": _scenario_results_page,
     }
     for uri, make in generated.items():
         files.append(File.generated(config, uri, content=REFERENCE_FRONT_MATTER + make()))

@@ -3,6 +3,7 @@ JUnit XML for CI, all from the same results."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -44,8 +45,15 @@ def write_reports(results: Mapping[str, Any], folder: Path) -> list[Path]:
 # ----- Markdown -------------------------------------------------------------------------------
 
 
-def _cell(text: Any) -> str:
-    return one_line(str(text), limit=300).replace("|", "\\|")
+def _cell(text: Any, limit: int = 300) -> str:
+    # Runner names, log lines and API errors end up here: as text, never as HTML or a new cell.
+    return html.escape(one_line(str(text), limit=limit), quote=False).replace("|", "\\|")
+
+
+def _saw(step: Mapping[str, Any]) -> str:
+    if step["state"] == "failed":
+        return "see below"
+    return _cell(step.get("seen") or "", limit=200) if step["state"] == "passed" else "–"
 
 
 def _seconds(value: Any) -> str:
@@ -97,15 +105,15 @@ def _scenario_section(s: Mapping[str, Any], level: str) -> list[str]:
     if s["state"] == "skipped":
         return [*lines, f"Skipped: {_cell(s.get('reason', ''))}", ""]
     lines += [
-        "| # | step | asserts | result | seconds | deadline (s) |",
-        "|---:|---|---|---|---:|---:|",
+        "| # | step | asserts | result | seconds | deadline (s) | what it saw |",
+        "|---:|---|---|---|---:|---:|---|",
     ]
     for n, step in enumerate(s.get("steps", []), start=1):
         title = ("cleanup: " if step.get("cleanup") else "") + step["title"]
         lines.append(
             f"| {n} | {_cell(title)} | {_cell(step['asserts'])} | {_mark(step['state'])} | "
             f"{_seconds(step.get('seconds') if step['state'] != 'not run' else None)} | "
-            f"{float(step.get('deadline', 0)):g} |"
+            f"{float(step.get('deadline', 0)):g} | {_saw(step)} |"
         )
     failures = [st for st in s.get("steps", []) if st["state"] == "failed"]
     for step in failures:
@@ -241,9 +249,14 @@ def scenario_results_markdown(source: Path | str | Mapping[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def latest_results_markdown(root: Path | None = None) -> str:
-    """The page from docs/_generated/scenarios/results.json, or a note that nothing ran yet."""
-    path = (REPO if root is None else Path(root)) / GENERATED / RESULTS
+def latest_results_markdown(root: Path | None = None, folder: Path | str | None = None) -> str:
+    """The page from the latest report, or a note that nothing ran yet.
+
+    The report is read from `folder` when given (a CI artefact, say), otherwise from
+    docs/_generated/scenarios under `root`, where `./dev test` leaves its live run's report.
+    """
+    base = Path(folder) if folder else (REPO if root is None else Path(root)) / GENERATED
+    path = base / RESULTS
     if not path.is_file():
         return f"# Scenario results\n\n{NOT_RUN_YET}\n"
     try:
