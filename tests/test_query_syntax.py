@@ -349,6 +349,7 @@ FLEET_SERIES = {
     f'node_cpu_seconds_total{{{_A}, cpu="0", mode="idle"}}': "0+30x20",
     f'node_cpu_seconds_total{{{_A}, cpu="1", mode="idle"}}': "0+30x20",
     f'node_cpu_seconds_total{{{_A}, cpu="0", mode="user"}}': "0+30x20",
+    f'node_cpu_seconds_total{{{_A}, cpu="1", mode="user"}}': "0+30x20",
     f'node_cpu_seconds_total{{{_B}, cpu="0", mode="idle"}}': "0+60x20",
     f"node_memory_MemAvailable_bytes{{{_A}}}": "2147483648x20",
     f"node_memory_MemTotal_bytes{{{_A}}}": "8589934592x20",
