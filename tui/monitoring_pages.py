@@ -17,7 +17,9 @@ from typing import Any
 
 import yaml
 
-MONITORING_DIR = Path(__file__).resolve().parent.parent / "monitoring"
+from tui.content import ROOT
+
+MONITORING_DIR = ROOT / "monitoring"
 RULES_FILE = MONITORING_DIR / "prometheus" / "runnerdoc.rules.yml"
 DASHBOARD_FILE = MONITORING_DIR / "grafana" / "runnerdoc.json"
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}

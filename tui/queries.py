@@ -16,6 +16,8 @@ from typing import Literal
 
 import yaml
 
+from tui.content import ROOT
+
 LANGUAGES = ("promql", "logql")
 PARAM_TYPES = ("string", "regex", "integer", "duration")
 # Grafana unit ids the templates may name (a subset of Grafana's list, enough for the fleet).
@@ -40,7 +42,7 @@ TEMPLATE_FIELDS = ("id", "title", "description", "language", "expr", "params", "
 REQUIRED_TEMPLATE_FIELDS = ("id", "title", "description", "language", "expr", "unit")
 PARAM_FIELDS = ("type", "default", "pattern", "description")
 
-QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+QUERIES_DIR = ROOT / "queries"
 
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*")

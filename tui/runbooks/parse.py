@@ -20,6 +20,7 @@ from mdit_py_plugins.attrs.parse import ParseError as AttrsParseError
 from mdit_py_plugins.attrs.parse import parse as parse_attrs
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from tui.content import ROOT
 from tui.runbooks.problems import ContentError, Problem, display_path
 from tui.runbooks.runbook import (
     PARAMETER_TYPES,
@@ -34,7 +35,7 @@ from tui.runbooks.runbook import (
     Step,
 )
 
-RUNBOOKS_DIR = Path(__file__).resolve().parents[2] / "docs" / "runbooks"
+RUNBOOKS_DIR = ROOT / "docs" / "runbooks"
 
 
 def runbooks_dir() -> Path:

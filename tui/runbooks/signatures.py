@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 
+from tui.content import ROOT
 from tui.runbooks.problems import ContentError, Problem, display_path
 
-SIGNATURES_FILE = Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "signatures.yaml"
+SIGNATURES_FILE = ROOT / "docs" / "runbooks" / "signatures.yaml"
 WHERE = ("journal", "runner-log", "worker-log", "job-log", "config", "kernel")
 FIELDS = (
     "id",
