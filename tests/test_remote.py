@@ -203,6 +203,39 @@ def test_cancel_from_another_thread(pool: RunnerHosts, flag: Path) -> None:
         result.check_finished()
 
 
+def test_a_cancelled_command_stops_on_the_host_even_for_a_root_login(
+    pool: RunnerHosts, flag: Path, tmp_path: Path, runner_sshd: Sshd
+) -> None:
+    # sshd refuses the "signal" request for root logins (no privilege separation after
+    # a root login), so the run's processes are found by their token and killed instead.
+    pids = tmp_path / "pids"
+    cancel = threading.Event()
+
+    def on_output(chunk: str) -> None:
+        if "started" in chunk:
+            cancel.set()
+
+    command = (
+        f"sleep 300 & echo $! > {shlex.quote(str(pids))}; echo $$ >> {shlex.quote(str(pids))};"
+        f" echo started; {wait_for(flag)}"
+    )
+    result = pool.run("runner-1", command, timeout=60, cancel=cancel, on_output=on_output)
+    assert result.cancelled
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 2
+
+    def gone(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state == "Z"  # dead, waiting for its parent to collect it
+
+    assert eventually(lambda: all(gone(pid) for pid in started)), started
+    if os.geteuid() == 0:
+        assert "session signalling requires privilege separation" in runner_sshd.log_text()
+
+
 def test_cancel_set_before_the_start_runs_nothing(pool: RunnerHosts, tmp_path: Path) -> None:
     cancel = threading.Event()
     cancel.set()

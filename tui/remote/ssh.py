@@ -9,6 +9,8 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import secrets
+import shlex
 import socket
 import threading
 import time
@@ -38,6 +40,11 @@ DEFAULT_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
 KEEPALIVE_SECONDS = 30
 # How often a running command checks its cancel event and time limit.
 POLL_SECONDS = 0.1
+# How long a stopped command gets to end on sshd's signal before it is killed by name.
+STOP_GRACE_SECONDS = 1.0
+# Every command carries RUNNERDOC_RUN=<token> in its environment, inherited by whatever it
+# starts, so that it can be found and stopped when sshd will not signal it (see _stop).
+RUN_TOKEN_VARIABLE = "RUNNERDOC_RUN"
 # A runaway command (journalctl without a limit) must not eat the TUI's memory: only the
 # last part of the output is kept; the live callback still sees all of it.
 MAX_OUTPUT_CHARS = 1_000_000
@@ -468,6 +475,20 @@ class RunnerHost:
                     ) from None
         raise AssertionError("unreachable")
 
+    def _kill_run(self, token: str) -> None:
+        """Signal the processes of a run that sshd did not stop, over a fresh session."""
+        try:
+            channel = self._open_session()
+        except RemoteError:
+            return  # the host is gone; nothing more can be done from here
+        try:
+            channel.exec_command(_kill_script(token))
+            channel.status_event.wait(self.pool.ssh.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError):
+            pass
+        finally:
+            channel.close()
+
     def run(
         self,
         command: str,
@@ -479,11 +500,14 @@ class RunnerHost:
     ) -> CommandResult:
         """Run `command` through the login shell, as `ssh host COMMAND` does.
 
-        `command` is sent exactly as given: the caller renders and quotes it. `on_output`
-        gets decoded chunks of stdout+stderr as they arrive. When `cancel` is set or
-        `timeout` seconds pass, the command is sent SIGTERM (sshd honours that for non-root
-        logins since OpenSSH 7.9) and its channel closed. `env` is sent as SSH environment
-        requests, which sshd only applies to names its AcceptEnv allows.
+        `command` is run as given by the login shell, started with RUNNERDOC_RUN=<token> in
+        its environment: the caller renders and quotes it. `on_output` gets decoded chunks
+        of stdout+stderr as they arrive. When `cancel` is set or `timeout` seconds pass, the
+        command is sent SIGTERM and its channel closed. sshd delivers that signal for
+        non-root logins only (OpenSSH 7.9+; a root session has no privilege separation,
+        which signalling needs), so a command still running a moment later is killed by
+        its token over a second session. `env` is sent as SSH environment requests, which
+        sshd applies only to names in AcceptEnv.
         """
         if not isinstance(command, str) or not command.strip():
             raise ValueError("command must be a non-empty string")
@@ -496,12 +520,13 @@ class RunnerHost:
         deadline = None if timeout is None else started + timeout
         output = _Output(on_output, self.pool.max_output_chars)
         timed_out = cancelled = finished = started_remotely = False
+        token = secrets.token_hex(12)
         try:
             channel.set_combine_stderr(True)
             if env:
                 channel.update_environment(dict(env))
             try:
-                channel.exec_command(command)
+                channel.exec_command(_tagged(command, token))
                 started_remotely = True
             except paramiko.SSHException as e:
                 raise RemoteError(
@@ -538,6 +563,8 @@ class RunnerHost:
             # Stopped, or the caller's callback raised: the command must not run on alone.
             if not finished and started_remotely:
                 _stop(channel)
+                if not channel.status_event.wait(STOP_GRACE_SECONDS):
+                    self._kill_run(token)
             channel.close()
         duration = time.monotonic() - started
         exit_status: int | None = None
@@ -563,6 +590,26 @@ class RunnerHost:
             sudo_wants_password=output.sudo_wants_password,
             output_truncated=output.truncated,
         )
+
+
+def _tagged(command: str, token: str) -> str:
+    """`command` run by the login shell with the run's token in its environment from the
+    start: /proc/PID/environ shows what a process was started with, not a later export."""
+    return f'exec env {RUN_TOKEN_VARIABLE}={token} "${{SHELL:-/bin/sh}}" -c {shlex.quote(command)}'
+
+
+def _kill_script(token: str, signal_name: str = "TERM") -> str:
+    """A shell line that signals every process whose environment holds the run's token."""
+    if not re.fullmatch(r"[0-9a-f]{8,64}", token) or not re.fullmatch(r"[A-Z]+", signal_name):
+        raise ValueError("a run token is hex and a signal name is upper case")
+    # grep -z: /proc/PID/environ is NUL-separated. The killing shell does not hold the
+    # variable itself, so it never matches.
+    return (
+        "for p in /proc/[0-9]*; do "
+        f'grep -qsxz {RUN_TOKEN_VARIABLE}={token} "$p/environ" && '
+        f'kill -{signal_name} "${{p#/proc/}}" 2>/dev/null; '
+        "done; true"
+    )
 
 
 def _stop(channel: paramiko.Channel, signal_name: str = "TERM") -> None:
