@@ -35,6 +35,7 @@ from tui.remote import (
     RunnerHosts,
     SSHConfigError,
 )
+from tui.remote.ssh import _kill_script
 
 USER = getpass.getuser()
 
@@ -234,6 +235,26 @@ def test_a_cancelled_command_stops_on_the_host_even_for_a_root_login(
     assert eventually(lambda: all(gone(pid) for pid in started)), started
     if os.geteuid() == 0:
         assert "session signalling requires privilege separation" in runner_sshd.log_text()
+
+
+def test_the_kill_line_spares_itself_under_a_force_command() -> None:
+    # Under sshd's ForceCommand (the lab; audit wrappers) every process of the killing
+    # session holds its own command line in SSH_ORIGINAL_COMMAND.
+    token = "0123456789abcdef01234567"
+    target = subprocess.Popen(
+        ["sleep", "300"], env={**os.environ, "RUNNERDOC_RUN": token}, start_new_session=True
+    )
+    script = _kill_script(token) + "; echo finished"
+    try:
+        killer = subprocess.run(
+            ["bash", "-c", script], env={**os.environ, "SSH_ORIGINAL_COMMAND": script},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert (killer.returncode, killer.stdout) == (0, "finished\n"), killer.stderr
+        assert target.wait(timeout=15) == -signal.SIGTERM
+    finally:
+        target.kill()
+        target.wait()
 
 
 def test_cancel_set_before_the_start_runs_nothing(pool: RunnerHosts, tmp_path: Path) -> None:

@@ -602,13 +602,16 @@ def _kill_script(token: str, signal_name: str = "TERM") -> str:
     """A shell line that signals every process whose environment holds the run's token."""
     if not re.fullmatch(r"[0-9a-f]{8,64}", token) or not re.fullmatch(r"[A-Z]+", signal_name):
         raise ValueError("a run token is hex and a signal name is upper case")
-    # grep -z: /proc/PID/environ is NUL-separated. The killing shell does not hold the
-    # variable itself, so it never matches.
+    # /proc/PID/environ is NUL-separated; tr reads it by redirection, so no program is
+    # handed a /proc path (the lab's hosts redirect those). The name and the token are
+    # joined at run time: under a ForceCommand every process of this session carries its
+    # command line in SSH_ORIGINAL_COMMAND, which must not match, or it stops itself.
     return (
+        f'v={RUN_TOKEN_VARIABLE}; t="$v={token}"; '
         "for p in /proc/[0-9]*; do "
-        f'grep -qsxz {RUN_TOKEN_VARIABLE}={token} "$p/environ" && '
-        f'kill -{signal_name} "${{p#/proc/}}" 2>/dev/null; '
-        "done; true"
+        """case "$(tr '\\000' '\\n' 2>/dev/null < "$p/environ")" in """
+        f'*"$t"*) kill -{signal_name} "${{p#/proc/}}" 2>/dev/null;; '
+        "esac; done; true"
     )
 
 
