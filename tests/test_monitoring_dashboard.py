@@ -5,18 +5,16 @@ own LogQL grammar, and every query traced back to its template."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from tool_modules import load_tool
 
 from tui.monitoring_pages import dashboard_markdown, dashboard_panels
 from tui.queries import load_templates
@@ -30,16 +28,7 @@ VARIABLE_REF = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 INTERVALS = re.compile(r"\$__(?:rate_interval|auto|interval|range)\b")
 
 
-def _load_tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build_dashboard = _load_tool("build_dashboard")
+build_dashboard = load_tool("build_dashboard")
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ templates, clean under `promtool check rules`, unit-tested alert by alert with
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
+from tool_modules import load_tool
 
 from tui.monitoring_pages import alerts_for_runbook, load_alert_rules, load_rules
 from tui.queries import load_templates
@@ -27,16 +25,7 @@ TESTS_DIR = PROM_DIR / "tests"
 RUNBOOKS_DIR = REPO / "docs" / "runbooks"
 
 
-def _load_tool(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build_rules = _load_tool("build_rules")
+build_rules = load_tool("build_rules")
 
 
 def promtool() -> str:

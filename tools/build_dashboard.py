@@ -6,7 +6,6 @@ through grafana-foundation-sdk. Run with --check in CI to catch a stale JSON fil
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -18,11 +17,12 @@ from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "monitoring" / "grafana" / "runnerdoc.json"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 UID = "runnerdoc-fleet"
 GRID_WIDTH = 24
 
 sys.path.insert(0, str(ROOT))  # so `python tools/build_dashboard.py` finds the tui package
+
+from tools.generated import DEFAULT_BASE_URL, generator_main  # noqa: E402
 
 # Template parameters taken from the dashboard's variables (Grafana fills them in).
 VARIABLE_VALUES = {"pool": "$pool", "runner": "$runner", "instance": "$instance"}
@@ -563,35 +563,9 @@ def _alertlist(teams: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        help=f"where the runbook site is published (default {DEFAULT_BASE_URL})",
+    return generator_main(
+        "build_dashboard", __doc__.splitlines()[0], build, DashboardError, OUTPUT, argv
     )
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="file to write")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the file differs from a fresh build"
-    )
-    args = parser.parse_args(argv)
-    try:
-        text = build(args.base_url)
-    except DashboardError as exc:
-        print(f"build_dashboard: {exc}", file=sys.stderr)
-        return 2
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-        if current != text:
-            print(
-                f"{args.output} is out of date: run python tools/build_dashboard.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
 
 
 if __name__ == "__main__":

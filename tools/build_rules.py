@@ -6,7 +6,6 @@ runbook's team and a runbook_url on the published site. Run with --check in CI.
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Mapping
@@ -18,7 +17,6 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "monitoring" / "prometheus" / "runnerdoc.rules.src.yaml"
 OUTPUT = ROOT / "monitoring" / "prometheus" / "runnerdoc.rules.yml"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 SEVERITIES = ("critical", "warning", "info")
 ALERT_FIELDS = {"alert", "runbook", "severity", "for", "expr", "params", "summary", "description"}
 RECORD_FIELDS = {"record", "expr", "params"}
@@ -31,6 +29,8 @@ _DURATION = re.compile(r"(?:[0-9]+(?:ms|s|m|h|d|w|y))+")
 _TOP_LEVEL_OPERATOR = re.compile(r"[-+*/%^<>=!]|\b(?:and|or|unless)\b")
 
 sys.path.insert(0, str(ROOT))  # so `python tools/build_rules.py` finds the tui package
+
+from tools.generated import DEFAULT_BASE_URL, generator_main  # noqa: E402
 
 
 class RulesError(Exception):
@@ -213,31 +213,7 @@ _Dumper.add_representer(str, _str)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--base-url",
-        default=DEFAULT_BASE_URL,
-        help=f"where the runbook site is published (default {DEFAULT_BASE_URL})",
-    )
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="file to write")
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the file differs from a fresh build"
-    )
-    args = parser.parse_args(argv)
-    try:
-        text = build(args.base_url)
-    except RulesError as exc:
-        print(f"build_rules: {exc}", file=sys.stderr)
-        return 2
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date: run python tools/build_rules.py", file=sys.stderr)
-            return 1
-        return 0
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
+    return generator_main("build_rules", __doc__.splitlines()[0], build, RulesError, OUTPUT, argv)
 
 
 if __name__ == "__main__":
