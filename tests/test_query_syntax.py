@@ -164,6 +164,17 @@ def _promtool() -> str:
     return path
 
 
+def _promtool_test(path: Path, spec: dict[str, object]) -> Path:
+    """Write a promtool unit-test file (JSON is YAML) and assert `promtool test rules` passes."""
+    path.write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
+    result = subprocess.run(
+        [_promtool(), "test", "rules", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=path.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return path
+
+
 def promql_failures(queries: list[str], tmp_path: Path) -> dict[int, str]:
     """Index -> promtool's complaint, for each query that does not parse."""
     rules = {
@@ -318,16 +329,7 @@ def test_regex_escaped_values_match_only_themselves_in_prometheus(tmp_path: Path
         "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": tests}],
     }
-    path = tmp_path / "test.yml"
-    path.write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
-    result = subprocess.run(
-        [_promtool(), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    path = _promtool_test(tmp_path / "test.yml", spec)
     # The test file above is valid YAML as written (it was not mangled on the way).
     assert yaml.safe_load(path.read_text(encoding="utf-8"))["tests"][0]["promql_expr_test"]
 
@@ -505,13 +507,4 @@ def test_promql_templates_return_what_the_on_call_expects(tmp_path: Path) -> Non
             }
         ],
     }
-    path = tmp_path / "fleet.yml"
-    path.write_text(json.dumps(spec, ensure_ascii=False, indent=1), encoding="utf-8")
-    result = subprocess.run(
-        [_promtool(), "test", "rules", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _promtool_test(tmp_path / "fleet.yml", spec)
