@@ -86,6 +86,21 @@ def test_fault_map_agrees_with_the_lab_and_the_runbooks(kind: str) -> None:
         assert name in runbooks[case.runbook].parameters and name in PARAMETER_SOURCES
 
 
+@pytest.mark.parametrize("kind", [k for k, c in FAULT_CASES.items() if c.alert])
+def test_each_fault_alerts_notifies_and_resolves_before_and_after_its_runbook(kind: str) -> None:
+    # Issue 7: the alert a fault raises fires, reaches the sink with its runbook_url, and
+    # resolves after remediation, in that order around the runbook.
+    case = FAULT_CASES[kind]
+    titles = [step.title for step in SCENARIOS[f"fault-{kind}"].steps]
+    order = [
+        f"{case.alert} fires in Prometheus",
+        "The alert reaches the sink with its runbook_url",
+        f"Runbook {case.runbook} fixes it",
+        f"{case.alert} resolves",
+    ]
+    assert [t for t in titles if t in order] == order, titles
+
+
 # ----- plans: printed, touching nothing ------------------------------------------------------
 
 
