@@ -241,6 +241,10 @@ def scenario_results_markdown(source: Path | str | Mapping[str, Any]) -> str:
         "deadline, that runnerdoc notices and that the runbook fixes it. Run them yourself "
         "with `runnerdoc scenario run --all --live --lab` (`runnerdoc lab up` first).",
         "",
+        "A fault scenario runs its runbook only after the fault's alert has fired and been "
+        "sent, as an on-call engineer would, so its time from injection to recovery includes "
+        "that wait; each step's own time is in the scenario's table.",
+        "",
         *_summary_table(results),
         "",
     ]
