@@ -132,7 +132,8 @@ def test_log_file_classification_cli(tmp_path, capsys):
     assert main(["diagnose", "--log-file", str(log), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["findings"][0]["runbook"] == "network-unreachable"
-    assert out["findings"][0]["evidence"][0].startswith(f"{log.name}:2:")
+    # It reconnected a minute later: the error is named, as history.
+    assert out["findings"][0]["evidence"][0].startswith(f"before it recovered: {log.name}:2:")
     assert main(["diagnose", "--log-file", str(log)]) == 0
     text = capsys.readouterr().out
     assert "network-unreachable" in text and "runnerdoc runbook run network-unreachable" in text
@@ -161,7 +162,7 @@ def test_errors_the_runner_recovered_from_count_less_than_new_ones():
     )  # fmt: skip
     assert findings[0].runbook == "docker-daemon"
     disk = next(f for f in findings if f.runbook == "degraded-resources")
-    assert disk.confidence < 0.5 and disk.evidence[0].endswith("(before it recovered)")
+    assert disk.confidence < 0.5 and disk.evidence[0].startswith("before it recovered: journal:1: ")
     # Without the recovery line, the disk error is as fresh as any.
     fresh = diagnose(
         Evidence(runner="r", state=RunnerState.IDLE, logs=[LogSource("j", [old_disk])]),
@@ -191,7 +192,9 @@ def test_a_worker_log_error_from_before_the_last_good_job_is_history():
 
     healed = docker_finding([docker], since)
     assert healed is not None and healed.confidence < 0.5, healed
-    assert healed.evidence[0].endswith("(before it recovered)") and healed.step is None
+    assert (
+        healed.evidence[0].startswith("before it recovered: worker-log:1: ") and healed.step is None
+    )
     # The same error after the last good job is the cause.
     again = docker.replace("01:00:00Z", "01:09:00Z")
     fresh = docker_finding([again], since)

@@ -149,8 +149,9 @@ def diagnose(
             )
             c.add(
                 m.signature.confidence * (STALE_FACTOR if stale else 1.0),
-                f"{m.source}:{m.line_number}: {one_line(m.line, limit=240)}"
-                + (" (before it recovered)" if stale else ""),
+                # First, where a narrow screen cuts the line: "this was before it recovered".
+                ("before it recovered: " if stale else "")
+                + f"{m.source}:{m.line_number}: {one_line(m.line, limit=240)}",
                 step=None if stale else m.signature.step,
                 cause=m.signature.title,
             )
