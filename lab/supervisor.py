@@ -405,6 +405,11 @@ class Supervisor:
             if began - last_check > 5:
                 last_check = began
                 self._check_children()
+                if not self.layout.root.is_dir():
+                    # Removed under a running lab: nothing can be recorded or reached any
+                    # more, so stop the services rather than run on as orphans.
+                    log.warning("the lab folder %s is gone: stopping", self.layout.root)
+                    return
             self.stop_event.wait(max(0.05, TICK_SECONDS - (time.monotonic() - began)))
 
     def _check_children(self) -> None:
@@ -464,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         if supervisor.state.get("state") != "failed":
             supervisor.state["state"] = "stopped"
         supervisor.state["stopped_at"] = time.time()
-        write_lab_state(layout, supervisor.state)
+        if layout.root.is_dir():
+            write_lab_state(layout, supervisor.state)
     return code
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -244,3 +246,29 @@ def test_down_leaves_no_process(lab: Lab) -> None:
     status = lab.cli("status", "--json")
     assert status.returncode == 1
     assert json.loads(status.stdout)["state"] == "stopped"
+
+
+def test_a_lab_whose_folder_is_removed_stops_itself(tmp_path: Path) -> None:
+    # `rm -rf` of a running lab's folder must not leave a supervisor, Prometheus and
+    # sshds running on as orphans no command can reach.
+    folder = tmp_path / "lab"
+    env = {**os.environ, "RUNNERDOC_LAB_DIR": str(folder)}
+    env.pop("GITHUB_TOKEN", None)
+    up = Lab(folder, env).cli("up", "--runners", "1")
+    assert up.returncode == 0, up.stdout + up.stderr
+    state = json.loads((folder / "lab.json").read_text())
+    recorded = [(state["supervisor"]["pid"], state["supervisor"]["start"])]
+    recorded += [(s["pid"], s["start"]) for s in state["services"].values()
+                 if s["kind"] == "process"]  # fmt: skip
+    recorded += [(r["sshd"]["pid"], r["sshd"]["start"]) for r in state["runners"]]
+    assert all(processes.alive(pid, start) for pid, start in recorded)
+    shutil.rmtree(folder)
+    deadline = time.monotonic() + 60
+    try:
+        while any(processes.alive(pid, start) for pid, start in recorded):
+            assert time.monotonic() < deadline, [p for p, s in recorded if processes.alive(p, s)]
+            time.sleep(0.5)
+    finally:
+        for pid, start in recorded:  # whatever failed, nothing of it outlives the test
+            if processes.alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
