@@ -16,11 +16,9 @@ SHARED = Path("share") / "runnerdoc"
 
 def _candidates() -> list[Path]:
     found = [PACKAGE.parent]  # a clone: tui/ sits in the repository
-    # <prefix>/lib/pythonX.Y/site-packages/tui -> <prefix>; Windows has no pythonX.Y level.
-    for up in (4, 3):
-        if len(PACKAGE.parents) > up - 1:
-            found.append(PACKAGE.parents[up - 1] / SHARED)
-    found.append(Path(sys.prefix) / SHARED)
+    if len(PACKAGE.parents) > 3:  # <prefix>/lib/pythonX.Y/site-packages/tui -> <prefix>
+        found.append(PACKAGE.parents[3] / SHARED)
+    found.append(Path(sys.prefix) / SHARED)  # a venv or pipx install
     return found
 
 

@@ -455,16 +455,20 @@ def alert_raised(alerts: tuple[str, ...], *, firing: bool) -> Step:
     )
 
 
-def _sink_since(ctx: Context, alertname: str | None, status: str) -> list[SinkAlert]:
+def _sink_since(
+    ctx: Context, alertname: str | None, status: str, about: tuple[str, ...] | None = None
+) -> list[SinkAlert]:
+    """Notifications since the injection, of this alert and status, naming all of `about`
+    (the scenario's runner unless given)."""
     since = float(ctx.values.get("injected_at", 0.0))
-    runner = _runner(ctx)
+    names = (_runner(ctx),) if about is None else about
     return [
         a
         for a in ctx.env.sink_alerts()
         if a.received >= since
         and a.status == status
         and (alertname is None or a.alertname == alertname)
-        and a.names(runner)
+        and all(a.names(n) for n in names)
     ]
 
 
@@ -495,13 +499,8 @@ class _Page:
         return f"{self.alertname} ({', '.join(self.about) or 'no subject'})"
 
     def in_sink(self, ctx: Context, status: str) -> list[SinkAlert]:
-        since = float(ctx.values.get("injected_at", 0.0))
-        return [
-            a
-            for a in ctx.env.sink_alerts()
-            if a.received >= since and a.status == status and a.alertname == self.alertname
-            and a.runbook_url == self.runbook_url and all(a.names(v) for v in self.about)
-        ]  # fmt: skip
+        found = _sink_since(ctx, self.alertname, status, self.about)
+        return [a for a in found if a.runbook_url == self.runbook_url]
 
 
 def alert_notified(runbook: str | None = None) -> Step:

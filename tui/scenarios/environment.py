@@ -31,8 +31,6 @@ from tui.sources.github import parse_runner
 from tui.text import one_line, safe_text
 
 HTTP_TIMEOUT = 10.0
-# Settings from the environment win over a config file; a CI job sets GITHUB_API_URL and
-# GITHUB_TOKEN for its own repository, which would send `runnerdoc --lab` to github.com.
 # Faults a real host can be given and taken back with systemctl alone.
 REAL_FAULTS = ("offline", "docker-down")
 
