@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tui.scenarios.definitions import JOB_RETRIES, stopped_by_a_job
+
 # Fault kind -> the runbook that must come first and fix it.
 RUNBOOK_FOR_FAULT = {
     "offline": "runner-offline",
@@ -92,6 +94,10 @@ class Drill:
     def runner_row(self, runner: str) -> dict | None:
         return next((r for r in self.status()["runners"] if r["name"] == runner), None)
 
+    def runner_idle(self, runner: str) -> bool:
+        row = self.runner_row(runner)
+        return row is not None and row["state"] == "idle"
+
     def alertmanager_url(self) -> str:
         from tui.config import load_settings
 
@@ -149,10 +155,19 @@ class Drill:
         for name, value in params.items():
             args += ["--param", f"{name}={value}"]
         fix_started = self.clock()
-        result = self.run(*args, timeout=recovery_within)
+        for attempt in range(1 + JOB_RETRIES):
+            result = self.run(*args, timeout=recovery_within)
+            if result.returncode == 0:
+                break
+            job_ran, _ = stopped_by_a_job(result.stdout)
+            if not job_ran or attempt == JOB_RETRIES:
+                raise DrillFailed(f"{kind}: runbook {runbook} failed:\n{result.stdout[-3000:]}")
+            # The lab's runners take jobs; the runbook will not stop one mid-job and says
+            # to run it again once the job is over. So does the drill.
+            self.log(f"{kind}: a job was running on {runner}; again once it is idle")
+            self.wait(f"{kind}: {runner} idle", lambda: self.runner_idle(runner),
+                      self.clock() + recovery_within)  # fmt: skip
         fix_seconds = self.clock() - fix_started
-        if result.returncode != 0:
-            raise DrillFailed(f"{kind}: runbook {runbook} failed:\n{result.stdout[-3000:]}")
 
         def online() -> bool:
             r = self.runner_row(runner)

@@ -29,6 +29,7 @@ from tui.scenarios.definitions import (
     Scenario,
     Step,
     alert_notified,
+    stopped_by_a_job,
 )
 from tui.scenarios.environment import sink_alerts
 from tui.scenarios.reports import (
@@ -385,6 +386,26 @@ def test_an_inhibited_alert_counts_when_the_alert_inhibiting_it_is_sent_instead(
         "DockerDaemonDown is held back by the inhibit rule in favour of "
         f"RunnerPoolEmpty (pool-a), runbook_url {url}"
     )
+
+
+def test_a_run_stopped_by_a_running_job_is_told_from_other_failures(tmp_path: Path) -> None:
+    def run_output(step: str, printed: str) -> str:
+        journal = tmp_path / f"{step}.jsonl"
+        records = [
+            {"type": "step-end", "step": step, "kind": "diagnose", "state": "failed",
+             "exit_status": 0, "command": "ps -o pid,user,etime,args -C Runner.Worker",
+             "checks": ["exit status 0, expected 1"], "output": printed},
+            {"type": "run-end", "reason": f"step {step} failed"},
+        ]  # fmt: skip
+        journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return f"run X: degraded-resources on r (journal {journal})\nrun X: FAILED"
+
+    busy = "    PID USER     ELAPSED COMMAND\n   4242 runner     00:07 Runner.Worker spawnclient"
+    job_ran, cause = stopped_by_a_job(run_output("check-busy", busy))
+    assert job_ran and "step check-busy (diagnose) failed" in cause
+    # The guard's command names Runner.Worker too: only what the step printed counts.
+    assert stopped_by_a_job(run_output("check-oom", "no such file"))[0] is False
+    assert stopped_by_a_job("run X: FAILED, no journal named") == (False, "")
 
 
 def test_sink_alerts_read_slack_and_webhook_notifications() -> None:

@@ -380,6 +380,14 @@ def _journal_cause(output: str) -> str:
     return "\n".join(lines)
 
 
+def stopped_by_a_job(output: str) -> tuple[bool, str]:
+    """Whether a `runbook run` stopped because a job was running on the runner (its guards
+    refuse to pull the runner from under a job), and the stopping step from its journal."""
+    cause = _journal_cause(output)
+    # What the step printed, not its command (the guards name Runner.Worker too).
+    return bool(_JOB_RUNNING.search(cause.partition(OUTPUT_HEADING)[2])), cause
+
+
 def _idle(ctx: Context, runner: str) -> tuple[bool, str]:
     record = ctx.env.github_runner(runner)
     busy = bool(record and record.get("busy"))
@@ -402,10 +410,8 @@ def runbook_fixes(runbook: str, params: tuple[str, ...] = ()) -> Step:
             verdicts = re.findall(r"^run \S+: (?:ok|FAILED.*)$", ran.output, re.M)
             if ran.exit_status == 0 and verdicts and verdicts[-1].endswith(": ok"):
                 return "\n".join([*waited, f"{ran.verdict()}: {verdicts[-1]}"])
-            cause = _journal_cause(ran.output)
-            # What the step printed, not its command (the guards name Runner.Worker too).
-            printed = cause.partition(OUTPUT_HEADING)[2]
-            if len(waited) >= JOB_RETRIES or not _JOB_RUNNING.search(printed):
+            job_ran, cause = stopped_by_a_job(ran.output)
+            if len(waited) >= JOB_RETRIES or not job_ran:
                 raise StepFailed("\n".join([*waited, ran.verdict(), cause or ran.tail(20)]))
             # The runbooks stop rather than pull the runner from under a job, and say: wait
             # for the job to end and run again. So does the scenario.
